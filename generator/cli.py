@@ -1,0 +1,80 @@
+"""The `bluegreen` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from copier.errors import CopierError
+
+from . import __version__
+from .errors import SpecError
+from .render import render_new
+from .schema import schema_text
+from .validate import validate_file
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; problems with the input exit 2 with one line each."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CopierError as error:
+        print(f"bluegreen: copier: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as error:
+        print(f"bluegreen: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _validate(args: argparse.Namespace) -> int:
+    model = validate_file(args.file)
+    names = ", ".join(env.name for env in model.environments)
+    print(f"{args.file}: OK: service {model.name}, environments {names}")
+    return EXIT_OK
+
+
+def _new(args: argparse.Namespace) -> int:
+    dest = render_new(args.file, args.dest, template=args.template, vcs_ref=args.vcs_ref)
+    print(f"{args.file}: rendered into {dest}")
+    return EXIT_OK
+
+
+def _schema(_: argparse.Namespace) -> int:
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bluegreen", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"bluegreen {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a service.yaml")
+    validate.add_argument("file", metavar="FILE")
+    validate.set_defaults(run=_validate)
+
+    new = commands.add_parser("new", help="render a service.yaml into a new repository")
+    new.add_argument("file", metavar="FILE")
+    new.add_argument("dest", metavar="DEST")
+    new.add_argument(
+        "--template", help="Copier template source (default: $BLUEGREEN_TEMPLATE or this checkout)"
+    )
+    new.add_argument("--vcs-ref", help="template git ref to render (default: latest tag, or HEAD)")
+    new.set_defaults(run=_new)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of service.yaml")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Copier's door into bluegreen: every template render sees the validated model as `model`.
+
+copier.yml loads this Jinja extension, so `copier copy --data-file service.yaml` and
+`bluegreen new` validate with the same rules and render from the same model.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from copier.errors import UserMessageError
+from copier_template_extensions import ContextHook
+
+from .errors import SpecError
+from .schema import service_schema
+from .validate import validate_data
+
+SPEC_KEYS = tuple(service_schema()["properties"])
+_models: dict[str, dict[str, Any]] = {}
+
+
+def spec_from_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    """The service.yaml document an answer set stands for; unanswered (null) blocks are absent."""
+    return {key: answers[key] for key in SPEC_KEYS if answers.get(key) is not None}
+
+
+class ServiceModelHook(ContextHook):
+    """Adds `model` (the validated model) and `spec_yaml` (the spec as YAML) to the context."""
+
+    def hook(self, context: dict[str, Any]) -> None:
+        if context.get("_copier_phase") != "render":
+            return  # questions are still being asked: the model needs every answer
+        spec = spec_from_answers(context)
+        cache_key = json.dumps(spec, sort_keys=True, default=str)
+        if cache_key not in _models:
+            try:
+                model = validate_data(spec).as_context()
+            except SpecError as error:
+                raise UserMessageError(str(error)) from None
+            _models[cache_key] = {"model": model, "spec_yaml": yaml.safe_dump(spec, sort_keys=False)}
+        context.update(_models[cache_key])

@@ -1,0 +1,144 @@
+"""Read a service.yaml into plain data, remembering where every node stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Problem, SpecError, describe
+
+FieldPath = tuple[str | int, ...]
+Position = tuple[int, int]
+
+
+@dataclass
+class LoadedSpec:
+    """The parsed document and the line/column of each value and mapping key."""
+
+    source: str
+    data: dict[str, Any]
+    value_positions: dict[FieldPath, Position] = field(default_factory=dict)
+    key_positions: dict[FieldPath, Position] = field(default_factory=dict)
+
+    def position(self, path: FieldPath, *, key: bool = False) -> Position | None:
+        """Where `path` stands; falls back to the nearest ancestor that exists."""
+        if key and path in self.key_positions:
+            return self.key_positions[path]
+        while path:
+            if path in self.value_positions:
+                return self.value_positions[path]
+            path = path[:-1]
+        return self.value_positions.get(())
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Load a spec file; any unreadable or malformed input raises SpecError."""
+    source = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise SpecError(source, [Problem(None, None, "", "a service.yaml file", "no such file")])
+    if file.is_dir():
+        raise SpecError(source, [Problem(None, None, "", "a service.yaml file", "a directory")])
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            source, [Problem(None, None, "", "UTF-8 text", f"undecodable byte at offset {error.start}")]
+        ) from None
+    except OSError as error:
+        raise SpecError(
+            source, [Problem(None, None, "", "a readable file", error.strerror or "an error")]
+        ) from None
+    return parse_spec(text, source)
+
+
+def parse_spec(text: str, source: str = "service.yaml") -> LoadedSpec:
+    """Parse spec text; syntax errors, duplicate keys and non-mapping documents raise SpecError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError(source, [Problem(1, 1, "", "a mapping of service settings", "an empty document")])
+        spec = LoadedSpec(source, {})
+        problems: list[Problem] = []
+        data = _construct(loader, node, (), spec, problems)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        reason = error.problem or error.context or "invalid YAML"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise SpecError(source, [Problem(line, column, "", "valid YAML", reason)]) from None
+    except yaml.YAMLError as error:
+        raise SpecError(source, [Problem(None, None, "", "valid YAML", str(error))]) from None
+    finally:
+        loader.dispose()
+    if problems:
+        raise SpecError(source, problems)
+    if not isinstance(data, dict):
+        line, column = spec.value_positions[()]
+        raise SpecError(source, [Problem(line, column, "", "a mapping of service settings", describe(data))])
+    spec.data = data
+    return spec
+
+
+def _construct(
+    loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, spec: LoadedSpec, problems: list[Problem]
+) -> Any:
+    """Build plain data from a node, recording positions and rejecting duplicate keys."""
+    spec.value_positions[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        _reject_duplicate_keys(loader, node, path, problems)
+        loader.flatten_mapping(node)  # YAML merge keys (<<) first, explicit keys override them
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                line, column = _mark(key_node)
+                problems.append(Problem(line, column, dotted(path), "string keys", f"key {describe(key)}"))
+                continue
+            spec.key_positions[(*path, key)] = _mark(key_node)
+            result[key] = _construct(loader, value_node, (*path, key), spec, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _construct(loader, item, (*path, index), spec, problems) for index, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _reject_duplicate_keys(
+    loader: yaml.SafeLoader, node: yaml.MappingNode, path: FieldPath, problems: list[Problem]
+) -> None:
+    """A key written twice in one mapping is a mistake PyYAML would silently resolve."""
+    seen: dict[object, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key = loader.construct_object(key_node)
+        line, column = _mark(key_node)
+        if key in seen:
+            problems.append(
+                Problem(
+                    line,
+                    column,
+                    dotted((*path, str(key))),
+                    "each key once",
+                    f"a duplicate of the key on line {seen[key]}",
+                )
+            )
+        else:
+            seen[key] = line
+
+
+def _mark(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def dotted(path: FieldPath) -> str:
+    """`("scaling", "min")` -> `scaling.min`; list indexes as `[0]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

@@ -1,0 +1,374 @@
+"""The validated, fully defaulted, per-environment model: the only thing templates see."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .loader import FieldPath
+
+DEFAULT_ENVIRONMENTS = {"production": {}}
+# Blocks an environment may override; each merges over the top-level block of the same name.
+OVERRIDABLE_BLOCKS = (
+    "tags",
+    "aws",
+    "network",
+    "dns",
+    "app",
+    "compute",
+    "scaling",
+    "deployment",
+    "alb",
+    "logs",
+    "ci",
+)
+# Mappings that select something: an override replaces them instead of adding to them.
+REPLACED_MAPPINGS = {("network", "private_subnet_tags"), ("network", "public_subnet_tags")}
+# AWS name length limits of what bluegreen names after the service and the environment.
+NAME_LIMITS = {
+    "alb": 32,
+    "target_group_blue": 32,
+    "target_group_green": 32,
+    "execution_role": 64,
+    "task_role": 64,
+    "codedeploy_role": 64,
+    "autoscaling_policy_prefix": 200,
+    "cluster": 255,
+    "service": 255,
+    "task_family": 255,
+    "codedeploy_app": 100,
+    "deployment_group": 100,
+    "deployment_config": 100,
+    "ecr_repository": 256,
+    "log_group": 512,
+    "alb_security_group": 255,
+    "service_security_group": 255,
+}
+ALL_AT_ONCE_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
+
+
+@dataclass(frozen=True)
+class MergedEnvironment:
+    """One environment's spec: the defaulted top level with its overrides merged in."""
+
+    name: str
+    spec: dict[str, Any]
+    overridden: frozenset[FieldPath]
+
+    def origin(self, path: FieldPath) -> FieldPath:
+        """Where a merged value was written: under `environments.NAME` when the override set it."""
+        for length in range(len(path), 0, -1):
+            if path[:length] in self.overridden:
+                return ("environments", self.name, *path)
+        return path
+
+    def get(self, *path: str) -> Any:
+        value: Any = self.spec
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+
+def merge_environments(defaulted: dict[str, Any]) -> list[MergedEnvironment]:
+    """Each environment, in the order written, with its overrides merged over the top level."""
+    environments = defaulted.get("environments") or DEFAULT_ENVIRONMENTS
+    merged = []
+    for name, override in environments.items():
+        override = override or {}
+        spec = {key: copy.deepcopy(value) for key, value in defaulted.items() if key != "environments"}
+        overridden: set[FieldPath] = set()
+        for block in OVERRIDABLE_BLOCKS:
+            if block in override:
+                spec[block] = _merge(spec.get(block), override[block], (block,), overridden)
+        _resolve_vpc_choice(spec, override.get("network") or {})
+        merged.append(MergedEnvironment(name, spec, frozenset(overridden)))
+    return merged
+
+
+def _merge(base: Any, override: Any, path: FieldPath, overridden: set[FieldPath]) -> Any:
+    overridden.add(path)
+    if not (isinstance(base, dict) and isinstance(override, dict)) or path in REPLACED_MAPPINGS:
+        return copy.deepcopy(override)
+    result = dict(base)
+    for key, value in override.items():
+        result[key] = _merge(base.get(key), value, (*path, key), overridden)
+    return result
+
+
+def _resolve_vpc_choice(spec: dict[str, Any], network_override: dict[str, Any]) -> None:
+    """vpc_id and vpc_tag_key exclude each other: the one an environment sets wins."""
+    network = spec["network"]
+    if "vpc_tag_key" in network_override and "vpc_id" not in network_override:
+        network["vpc_id"] = None
+    if network.get("vpc_id"):
+        network["vpc_tag_key"] = None
+
+
+def resource_names(service: str, environment: str) -> dict[str, str]:
+    """Every AWS name bluegreen derives, for one environment."""
+    prefix = f"{service}-{environment}"
+    return {
+        "prefix": prefix,
+        "alb": prefix,
+        "target_group_blue": f"{prefix}-blue",
+        "target_group_green": f"{prefix}-green",
+        "execution_role": f"{prefix}-execution",
+        "task_role": f"{prefix}-task",
+        "codedeploy_role": f"{prefix}-codedeploy",
+        "autoscaling_policy_prefix": f"{prefix}-track",
+        "cluster": prefix,
+        "service": prefix,
+        "task_family": prefix,
+        "container": service,
+        "codedeploy_app": prefix,
+        "deployment_group": prefix,
+        "deployment_config": f"{prefix}-traffic-shift",
+        "ecr_repository": prefix,
+        "log_group": f"/ecs/{prefix}",
+        "alb_security_group": f"{prefix}-alb",
+        "service_security_group": f"{prefix}-service",
+    }
+
+
+@dataclass(frozen=True)
+class Dns:
+    zone: str
+    record: str
+    fqdn: str
+    https: bool
+    apex: bool
+
+
+@dataclass(frozen=True)
+class TrafficShift:
+    """A custom CodeDeploy config; None of it for all-at-once."""
+
+    type: str
+    percent: int
+    minutes: int
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    name: str
+    metric: str
+    target: int
+
+
+@dataclass(frozen=True)
+class State:
+    bucket: str
+    key: str
+    region: str
+    lock_table: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Everything one environment root is rendered from."""
+
+    name: str
+    is_production: bool
+    region: str
+    account_id: str | None
+    names: dict[str, str]
+    tags: dict[str, str]
+    default_tags: dict[str, str]
+    vpc_id: str | None
+    vpc_tag_key: str | None
+    private_subnet_tags: dict[str, str]
+    public_subnet_tags: dict[str, str]
+    dns: Dns | None
+    https: bool
+    port: int
+    health_check_path: str
+    health_check: dict[str, int]
+    command: list[str] | None
+    environment: dict[str, str]
+    secrets: dict[str, str]
+    cpu: int
+    memory: int
+    cpu_architecture: str
+    spot: bool
+    min_tasks: int
+    max_tasks: int
+    scaling_policies: list[ScalingPolicy]
+    scale_in_cooldown: int
+    scale_out_cooldown: int
+    strategy: str
+    deployment_config_name: str
+    traffic_shift: TrafficShift | None
+    test_listener_port: int
+    test_listener_cidrs: list[str] | None
+    approval_timeout_minutes: int
+    blue_termination_minutes: int
+    deregistration_delay_seconds: int
+    rollback_events: list[str]
+    alarm_http_5xx_percent: float | None
+    alarm_p99_latency_ms: int | None
+    alb_deletion_protection: bool
+    alb_idle_timeout_seconds: int
+    alb_access_logs_bucket: str | None
+    log_retention_days: int
+    ci_role_arn: str | None
+    state: State | None
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """The whole service: its identity, pipeline settings and each environment."""
+
+    name: str
+    description: str
+    owner: str | None
+    runtime: str
+    port: int
+    aws_auth: str
+    deploy_branch: str
+    destroy: str
+    environments: list[Environment] = field(default_factory=list)
+
+    def as_context(self) -> dict[str, Any]:
+        """Plain data for templates."""
+        return asdict(self)
+
+
+def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> ServiceModel:
+    """Derive everything the templates need, once."""
+    ci = defaulted["ci"]
+    return ServiceModel(
+        name=defaulted["name"],
+        description=defaulted.get("description") or f"The {defaulted['name']} service",
+        owner=defaulted.get("owner"),
+        runtime=defaulted["app"]["runtime"],
+        port=defaulted["app"]["port"],
+        aws_auth=ci["aws_auth"],
+        deploy_branch=ci["deploy_branch"],
+        destroy=ci["destroy"],
+        environments=[_environment(defaulted, env) for env in merged],
+    )
+
+
+def dns_record(env: MergedEnvironment, service: str) -> str:
+    """The record an environment answers on: the spec's, or the service name (name-ENV outside production)."""
+    record = env.get("dns", "record")
+    if record:
+        return record
+    return service if env.name == "production" else f"{service}-{env.name}"
+
+
+def hostname(record: str, zone: str) -> str:
+    """The fully qualified name of a record; '@' is the zone apex."""
+    return zone if record == "@" else f"{record}.{zone}"
+
+
+def _environment(defaulted: dict[str, Any], env: MergedEnvironment) -> Environment:
+    spec = env.spec
+    service = defaulted["name"]
+    app, compute, scaling, deployment = spec["app"], spec["compute"], spec["scaling"], spec["deployment"]
+    is_production = env.name == "production"
+    dns = None
+    if spec.get("dns"):
+        record = dns_record(env, service)
+        zone = spec["dns"]["zone"]
+        https = spec["dns"].get("https", True)
+        dns = Dns(zone, record, hostname(record, zone), https, record == "@")
+    default_tags = {"Service": service, "Environment": env.name}
+    if defaulted.get("owner"):
+        default_tags["Owner"] = defaulted["owner"]
+    default_tags["ManagedBy"] = "bluegreen"
+    strategy = deployment["strategy"]
+    shift = None
+    if strategy != "all_at_once":
+        block = deployment[strategy]
+        shift = TrafficShift(
+            "TimeBasedCanary" if strategy == "canary" else "TimeBasedLinear",
+            block["percent"],
+            block["minutes"],
+        )
+    names = resource_names(service, env.name)
+    alarms, rollback = deployment["alarms"], deployment["auto_rollback"]
+    rollback_events = []
+    if rollback["on_failure"]:
+        rollback_events.append("DEPLOYMENT_FAILURE")
+    if rollback["on_alarms"]:
+        rollback_events.append("DEPLOYMENT_STOP_ON_ALARM")
+    state = None
+    if defaulted.get("state"):
+        top_state = defaulted["state"]
+        prefix = top_state.get("key_prefix") or f"services/{service}"
+        state = State(
+            top_state["bucket"],
+            f"{prefix}/{env.name}/terraform.tfstate",
+            top_state.get("region") or spec["aws"]["region"],
+            top_state["lock_table"],
+        )
+    deletion_protection = spec["alb"]["deletion_protection"]
+    return Environment(
+        name=env.name,
+        is_production=is_production,
+        region=spec["aws"]["region"],
+        account_id=spec["aws"].get("account_id"),
+        names=names,
+        tags=dict(sorted(spec["tags"].items())),
+        default_tags=default_tags,
+        vpc_id=spec["network"].get("vpc_id"),
+        vpc_tag_key=spec["network"].get("vpc_tag_key"),
+        private_subnet_tags=dict(sorted(spec["network"]["private_subnet_tags"].items())),
+        public_subnet_tags=dict(sorted(spec["network"]["public_subnet_tags"].items())),
+        dns=dns,
+        https=bool(dns and dns.https),
+        port=app["port"],
+        health_check_path=app["health_check_path"],
+        health_check=dict(app["health_check"]),
+        command=app.get("command"),
+        environment={key: _env_value(value) for key, value in sorted(app["environment"].items())},
+        secrets=dict(sorted(app["secrets"].items())),
+        cpu=compute["cpu"],
+        memory=compute["memory"],
+        cpu_architecture="ARM64" if compute["architecture"] == "arm64" else "X86_64",
+        spot=compute["spot"],
+        min_tasks=scaling["min"],
+        max_tasks=scaling["max"],
+        scaling_policies=_scaling_policies(scaling, names["autoscaling_policy_prefix"]),
+        scale_in_cooldown=scaling["scale_in_cooldown"],
+        scale_out_cooldown=scaling["scale_out_cooldown"],
+        strategy=strategy,
+        deployment_config_name=names["deployment_config"] if shift else ALL_AT_ONCE_CONFIG,
+        traffic_shift=shift,
+        test_listener_port=deployment["test_listener_port"],
+        test_listener_cidrs=deployment.get("test_listener_cidrs"),
+        approval_timeout_minutes=deployment["approval_timeout_minutes"],
+        blue_termination_minutes=deployment["blue_termination_minutes"],
+        deregistration_delay_seconds=deployment["deregistration_delay_seconds"],
+        rollback_events=rollback_events,
+        alarm_http_5xx_percent=alarms.get("http_5xx_percent"),
+        alarm_p99_latency_ms=alarms.get("p99_latency_ms"),
+        alb_deletion_protection=is_production if deletion_protection is None else deletion_protection,
+        alb_idle_timeout_seconds=spec["alb"]["idle_timeout_seconds"],
+        alb_access_logs_bucket=spec["alb"].get("access_logs_bucket"),
+        log_retention_days=spec["logs"]["retention_days"],
+        ci_role_arn=spec["ci"].get("role_arn"),
+        state=state,
+    )
+
+
+def _scaling_policies(scaling: dict[str, Any], prefix: str) -> list[ScalingPolicy]:
+    metrics = (
+        ("cpu_target", "cpu", "ECSServiceAverageCPUUtilization"),
+        ("memory_target", "memory", "ECSServiceAverageMemoryUtilization"),
+        ("requests_per_target", "requests", "ALBRequestCountPerTarget"),
+    )
+    return [
+        ScalingPolicy(f"{prefix}-{short}", metric, scaling[key])
+        for key, short, metric in metrics
+        if scaling.get(key) is not None
+    ]
+
+
+def _env_value(value: object) -> str:
+    """Container environment values are strings; YAML booleans keep their YAML spelling."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

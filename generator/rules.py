@@ -1,0 +1,176 @@
+"""Cross-field rules the JSON Schema cannot express, checked on each merged environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .errors import Problem, describe
+from .loader import FieldPath, LoadedSpec, dotted
+from .model import NAME_LIMITS, MergedEnvironment, dns_record, hostname, resource_names
+
+# Memory (MiB) Fargate accepts for each CPU size.
+FARGATE_MEMORY: dict[int, range] = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+# Ports the load balancer's production listeners take.
+PROD_LISTENER_PORTS = (80, 443)
+
+Finding = tuple[FieldPath, str, str]
+Rule = Callable[[MergedEnvironment], Iterator[Finding]]
+
+
+def cross_field_problems(spec: LoadedSpec, environments: list[MergedEnvironment]) -> list[Problem]:
+    """Problems found in any environment, each located where the offending value was written."""
+    problems: list[Problem] = []
+    several = len(environments) > 1
+    for env in environments:
+        for rule in RULES:
+            for path, expected, found in rule(env):
+                origin = env.origin(path)
+                if several and origin[0] != "environments":
+                    expected += f" (in environment {env.name})"
+                problems.append(_problem(spec, origin, expected, found))
+    problems.extend(_duplicate_hostnames(spec, environments))
+    return problems
+
+
+def _problem(spec: LoadedSpec, path: FieldPath, expected: str, found: str) -> Problem:
+    line, column = spec.position(path) or (None, None)
+    return Problem(line, column, dotted(path), expected, found)
+
+
+def fargate_size(env: MergedEnvironment) -> Iterator[Finding]:
+    cpu, memory = env.get("compute", "cpu"), env.get("compute", "memory")
+    allowed = FARGATE_MEMORY[cpu]
+    if memory not in allowed:
+        choices = f"{allowed.start} to {allowed.stop - 1} in steps of {allowed.step}"
+        yield ("compute", "memory"), f"a memory size Fargate accepts with cpu {cpu} ({choices})", str(memory)
+
+
+def task_count(env: MergedEnvironment) -> Iterator[Finding]:
+    low, high = env.get("scaling", "min"), env.get("scaling", "max")
+    if low > high:
+        path = (
+            ("scaling", "min") if env.origin(("scaling", "min"))[0] == "environments" else ("scaling", "max")
+        )
+        yield path, "scaling.min <= scaling.max", f"min {low} and max {high}"
+
+
+def strategy_block(env: MergedEnvironment) -> Iterator[Finding]:
+    strategy = env.get("deployment", "strategy")
+    if strategy != "all_at_once" and not env.get("deployment", strategy):
+        yield (
+            ("deployment", "strategy"),
+            f"a deployment.{strategy} block (percent, minutes) with strategy {strategy}",
+            "no such block",
+        )
+
+
+def test_listener_port(env: MergedEnvironment) -> Iterator[Finding]:
+    port = env.get("deployment", "test_listener_port")
+    if port in PROD_LISTENER_PORTS:
+        yield (
+            ("deployment", "test_listener_port"),
+            "a port other than 80 and 443 (production listeners)",
+            str(port),
+        )
+
+
+def rollback_alarms(env: MergedEnvironment) -> Iterator[Finding]:
+    alarms = env.get("deployment", "alarms")
+    if env.get("deployment", "auto_rollback", "on_alarms") and all(v is None for v in alarms.values()):
+        yield (
+            ("deployment", "auto_rollback", "on_alarms"),
+            "at least one of deployment.alarms enabled when rolling back on alarms",
+            "every alarm disabled",
+        )
+
+
+def health_check_timing(env: MergedEnvironment) -> Iterator[Finding]:
+    timeout, interval = (
+        env.get("app", "health_check", "timeout_seconds"),
+        env.get("app", "health_check", "interval_seconds"),
+    )
+    if timeout >= interval:
+        yield (
+            ("app", "health_check", "timeout_seconds"),
+            f"a timeout shorter than the interval ({interval} s)",
+            f"{timeout} s",
+        )
+
+
+def dns_zone(env: MergedEnvironment) -> Iterator[Finding]:
+    dns = env.get("dns")
+    if dns is not None and "zone" not in dns:
+        yield ("dns",), "dns.zone (the Route53 hosted zone)", "a dns block without a zone"
+
+
+def variable_names(env: MergedEnvironment) -> Iterator[Finding]:
+    for name in sorted(set(env.get("app", "environment")) & set(env.get("app", "secrets"))):
+        yield (
+            ("app", "secrets", name),
+            "a variable set in app.environment or app.secrets, not both",
+            f"{name} in both",
+        )
+
+
+def ci_role(env: MergedEnvironment) -> Iterator[Finding]:
+    if env.get("ci", "aws_auth") == "access_keys" and env.get("ci", "role_arn"):
+        yield (
+            ("ci", "role_arn"),
+            "no role_arn with aws_auth access_keys (it is used by oidc only)",
+            "a role ARN",
+        )
+
+
+def name_lengths(env: MergedEnvironment) -> Iterator[Finding]:
+    names = resource_names(env.spec["name"], env.name)
+    for kind, limit in NAME_LIMITS.items():
+        if len(names[kind]) > limit:
+            yield (
+                ("name",),
+                f"a name short enough for every AWS name (the {kind.replace('_', ' ')} '{names[kind]}' "
+                f"of environment {env.name} has {len(names[kind])} characters, the limit is {limit})",
+                describe(env.spec["name"]),
+            )
+            return
+
+
+RULES: tuple[Rule, ...] = (
+    fargate_size,
+    task_count,
+    strategy_block,
+    test_listener_port,
+    rollback_alarms,
+    health_check_timing,
+    dns_zone,
+    variable_names,
+    ci_role,
+    name_lengths,
+)
+
+
+def _duplicate_hostnames(spec: LoadedSpec, environments: list[MergedEnvironment]) -> Iterator[Problem]:
+    """Two environments must not claim the same DNS name."""
+    claimed: dict[str, str] = {}
+    for env in environments:
+        dns: dict[str, Any] | None = env.get("dns")
+        if not dns or "zone" not in dns:
+            continue
+        fqdn = hostname(dns_record(env, env.spec["name"]), dns["zone"])
+        if fqdn in claimed:
+            yield _problem(
+                spec,
+                env.origin(("dns", "record")),
+                f"a DNS name of its own in environment {env.name}",
+                f"{fqdn}, already used by environment {claimed[fqdn]}",
+            )
+        else:
+            claimed[fqdn] = env.name
