@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from copier.errors import CopierError
+from jinja2 import TemplateError
 
 from . import __version__
 from .errors import SpecError
@@ -28,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CopierError as error:
         print(f"bluegreen: copier: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except TemplateError as error:
+        print(f"bluegreen: template error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except OSError as error:
         print(f"bluegreen: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILED
@@ -44,6 +50,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _new(args: argparse.Namespace) -> int:
     dest = render_new(args.file, args.dest, template=args.template, vcs_ref=args.vcs_ref)
+    print(f"{args.file}: rendered into {dest}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    dest = Path(args.workdir) / validate_file(args.file).name
+    if dest.exists():
+        shutil.rmtree(dest)
+    render_new(args.file, dest)
     print(f"{args.file}: rendered into {dest}")
     return EXIT_OK
 
@@ -70,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     new.add_argument("--vcs-ref", help="template git ref to render (default: latest tag, or HEAD)")
     new.set_defaults(run=_new)
+
+    demo = commands.add_parser("demo", help="render a spec into a scratch directory (replaced on each run)")
+    demo.add_argument("file", metavar="FILE")
+    demo.add_argument("--workdir", default=".demo", help="scratch directory (default: .demo)")
+    demo.set_defaults(run=_demo)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of service.yaml")
     schema.set_defaults(run=_schema)

@@ -23,11 +23,11 @@ class LoadedSpec:
     value_positions: dict[FieldPath, Position] = field(default_factory=dict)
     key_positions: dict[FieldPath, Position] = field(default_factory=dict)
 
-    def position(self, path: FieldPath, *, key: bool = False) -> Position | None:
-        """Where `path` stands; falls back to the nearest ancestor that exists."""
-        if key and path in self.key_positions:
-            return self.key_positions[path]
+    def position(self, path: FieldPath) -> Position | None:
+        """Where a field is named (its key), or an item stands; else the nearest ancestor."""
         while path:
+            if path in self.key_positions:
+                return self.key_positions[path]
             if path in self.value_positions:
                 return self.value_positions[path]
             path = path[:-1]

@@ -74,8 +74,8 @@ def merge_environments(defaulted: dict[str, Any]) -> list[MergedEnvironment]:
     """Each environment, in the order written, with its overrides merged over the top level."""
     environments = defaulted.get("environments") or DEFAULT_ENVIRONMENTS
     merged = []
-    for name, override in environments.items():
-        override = override or {}
+    for name, written in environments.items():
+        override = written or {}
         spec = {key: copy.deepcopy(value) for key, value in defaulted.items() if key != "environments"}
         overridden: set[FieldPath] = set()
         for block in OVERRIDABLE_BLOCKS:

@@ -34,9 +34,8 @@ def cross_field_problems(spec: LoadedSpec, environments: list[MergedEnvironment]
         for rule in RULES:
             for path, expected, found in rule(env):
                 origin = env.origin(path)
-                if several and origin[0] != "environments":
-                    expected += f" (in environment {env.name})"
-                problems.append(_problem(spec, origin, expected, found))
+                where = f" (in environment {env.name})" if several and origin[0] != "environments" else ""
+                problems.append(_problem(spec, origin, expected + where, found))
     problems.extend(_duplicate_hostnames(spec, environments))
     return problems
 
@@ -134,12 +133,10 @@ def name_lengths(env: MergedEnvironment) -> Iterator[Finding]:
     names = resource_names(env.spec["name"], env.name)
     for kind, limit in NAME_LIMITS.items():
         if len(names[kind]) > limit:
-            yield (
-                ("name",),
-                f"a name short enough for every AWS name (the {kind.replace('_', ' ')} '{names[kind]}' "
-                f"of environment {env.name} has {len(names[kind])} characters, the limit is {limit})",
-                describe(env.spec["name"]),
-            )
+            too_long = f"the {kind.replace('_', ' ')} '{names[kind]}' of environment {env.name}"
+            counts = f"has {len(names[kind])} characters, the limit is {limit}"
+            expected = f"a name short enough for every AWS name ({too_long} {counts})"
+            yield ("name",), expected, describe(env.spec["name"])
             return
 
 

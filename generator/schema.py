@@ -19,6 +19,30 @@ from .loader import FieldPath, LoadedSpec, dotted
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "service.schema.json"
 
 _JSON_TYPES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer"}
+_COUNTED = {
+    "minLength": ("character", "characters"),
+    "minItems": ("item", "items"),
+    "minProperties": ("entry", "entries"),
+}
+_BOUNDS = {
+    "minimum": "a number >= {}",
+    "maximum": "a number <= {}",
+    "exclusiveMinimum": "a number > {}",
+    "exclusiveMaximum": "a number < {}",
+    "maxLength": "at most {} characters",
+    "maxProperties": "at most {} entries",
+    "pattern": "a string matching {}",
+}
+# Size limits speak for themselves; x-expected describes a field's shape instead.
+_SIZE_KEYWORDS = {
+    "minLength",
+    "maxLength",
+    "minItems",
+    "minProperties",
+    "maxProperties",
+    "minimum",
+    "maximum",
+}
 _JSON_TYPES |= {"number": "a number", "boolean": "true or false", "null": "null"}
 
 
@@ -66,7 +90,7 @@ def _translate(error: ValidationError, spec: LoadedSpec) -> list[Problem]:
         ]
     if kind == "propertyNames" or _is_property_name_error(error):
         key = error.instance
-        return [_at(spec, (*path, key), (*path, key), _expected(error), f"key {key!r}", key=True)]
+        return [_at(spec, (*path, key), (*path, key), _expected(error), f"key {key!r}")]
     if kind == "not" and "required" in error.validator_value:  # dependentSchemas: exclusive fields
         trigger = list(error.absolute_schema_path)[-2]
         both = " and ".join([trigger, *error.validator_value["required"]])
@@ -82,49 +106,30 @@ def _is_property_name_error(error: ValidationError) -> bool:
 def _unknown_key(spec: LoadedSpec, path: FieldPath, key: str, known: list[str]) -> Problem:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"a known field (did you mean '{close[0]}'?)" if close else "one of the fields " + ", ".join(known)
-    return _at(spec, (*path, key), (*path, key), hint, f"unknown field {key!r}", key=True)
+    return _at(spec, (*path, key), (*path, key), hint, f"unknown field {key!r}")
 
 
-def _at(
-    spec: LoadedSpec, located: FieldPath, named: FieldPath, expected: str, found: str, *, key: bool = False
-) -> Problem:
-    line, column = spec.position(located, key=key) or (None, None)
+def _at(spec: LoadedSpec, located: FieldPath, named: FieldPath, expected: str, found: str) -> Problem:
+    line, column = spec.position(located) or (None, None)
     return Problem(line, column, dotted(named), expected, found)
 
 
 def _expected(error: ValidationError) -> str:
     """What the failing keyword wanted, in words."""
-    if "x-expected" in error.schema:
+    if "x-expected" in error.schema and error.validator not in _SIZE_KEYWORDS:
         return error.schema["x-expected"]
     value = error.validator_value
-    match error.validator:
-        case "type":
-            kinds = [value] if isinstance(value, str) else value
-            return " or ".join(_JSON_TYPES[kind] for kind in kinds)
-        case "enum":
-            return "one of " + ", ".join(json.dumps(choice) for choice in value)
-        case "const":
-            return json.dumps(value)
-        case "minimum":
-            return f"a number >= {value}"
-        case "maximum":
-            return f"a number <= {value}"
-        case "exclusiveMinimum":
-            return f"a number > {value}"
-        case "exclusiveMaximum":
-            return f"a number < {value}"
-        case "minLength":
-            return f"at least {value} character{'s' if value != 1 else ''}"
-        case "maxLength":
-            return f"at most {value} characters"
-        case "minItems":
-            return f"at least {value} item{'s' if value != 1 else ''}"
-        case "minProperties":
-            return f"at least {value} entr{'ies' if value != 1 else 'y'}"
-        case "maxProperties":
-            return f"at most {value} entries"
-        case "pattern":
-            return f"a string matching {value}"
+    if error.validator == "type":
+        kinds = [_JSON_TYPES[kind] for kind in ([value] if isinstance(value, str) else value)]
+        return kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
+    if error.validator in ("enum", "const"):
+        choices = value if error.validator == "enum" else [value]
+        return ("one of " if len(choices) > 1 else "") + ", ".join(json.dumps(choice) for choice in choices)
+    if error.validator in _COUNTED:
+        noun, plural = _COUNTED[error.validator]
+        return f"at least {value} {noun if value == 1 else plural}"
+    if error.validator in _BOUNDS:
+        return _BOUNDS[error.validator].format(value)
     return error.message
 
 
