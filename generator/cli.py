@@ -13,6 +13,7 @@ from jinja2 import TemplateError
 
 from . import __version__
 from .errors import SpecError
+from .explain import explain
 from .render import render_new
 from .schema import schema_text
 from .validate import validate_file
@@ -63,6 +64,11 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _explain(args: argparse.Namespace) -> int:
+    sys.stdout.write(explain(validate_file(args.file), args.env, source=args.file))
+    return EXIT_OK
+
+
 def _schema(_: argparse.Namespace) -> int:
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -90,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("file", metavar="FILE")
     demo.add_argument("--workdir", default=".demo", help="scratch directory (default: .demo)")
     demo.set_defaults(run=_demo)
+
+    explain_parser = commands.add_parser(
+        "explain", help="what a spec creates, a deployment timeline and a monthly cost estimate"
+    )
+    explain_parser.add_argument("file", metavar="FILE")
+    explain_parser.add_argument("--env", metavar="ENV", help="only this environment (default: all)")
+    explain_parser.set_defaults(run=_explain)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of service.yaml")
     schema.set_defaults(run=_schema)

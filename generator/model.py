@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -175,15 +176,21 @@ class Environment:
     names: dict[str, str]
     tags: dict[str, str]
     default_tags: dict[str, str]
+    # The provider's default_tags: bluegreen's tags, then the spec's (whose keys never repeat bluegreen's).
+    provider_default_tags: dict[str, str]
     vpc_id: str | None
     vpc_tag_key: str | None
     private_subnet_tags: dict[str, str]
     public_subnet_tags: dict[str, str]
     dns: Dns | None
     https: bool
+    # Where users reach the service, when DNS gives it a name; None: the load balancer's own name.
+    url: str | None
+    test_url: str | None
     port: int
     health_check_path: str
     health_check: dict[str, int]
+    container_health_check: list[str] | None
     command: list[str] | None
     environment: dict[str, str]
     secrets: dict[str, str]
@@ -199,6 +206,8 @@ class Environment:
     strategy: str
     deployment_config_name: str
     traffic_shift: TrafficShift | None
+    # Minutes from the first shifted request until all production traffic is on green.
+    traffic_shift_minutes: int
     test_listener_port: int
     test_listener_cidrs: list[str] | None
     approval_timeout_minutes: int
@@ -212,7 +221,68 @@ class Environment:
     alb_access_logs_bucket: str | None
     log_retention_days: int
     ci_role_arn: str | None
+    # Later environments wait for a person: the last of several is promoted by hand.
+    manual_promotion: bool
     state: State | None
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """The pipeline's build stage for a runtime: compile and test with a cached toolchain."""
+
+    image: str
+    script: list[str]
+    cache_key_file: str
+    cache_paths: list[str]
+    variables: dict[str, str]
+    artifacts: list[str]
+
+
+BUILD_JOBS = {
+    "java-gradle": BuildJob(
+        "gradle:8.10.2-jdk21-alpine",
+        ["gradle build --no-daemon"],
+        "build.gradle",
+        [".gradle/caches", ".gradle/wrapper"],
+        {"GRADLE_USER_HOME": "$CI_PROJECT_DIR/.gradle"},
+        ["build/libs"],
+    ),
+    "java-maven": BuildJob(
+        "maven:3.9.9-eclipse-temurin-21-alpine",
+        ["mvn --batch-mode verify"],
+        "pom.xml",
+        [".m2/repository"],
+        {"MAVEN_OPTS": "-Dmaven.repo.local=$CI_PROJECT_DIR/.m2/repository"},
+        ["target/*.jar"],
+    ),
+    "python": BuildJob(
+        "python:3.12.7-slim-bookworm",
+        ["pip install -r requirements.txt", "python -m compileall -q app"],
+        "requirements.txt",
+        [".cache/pip"],
+        {"PIP_CACHE_DIR": "$CI_PROJECT_DIR/.cache/pip"},
+        [],
+    ),
+    "node": BuildJob(
+        "node:22.11.0-alpine",
+        ["npm ci --cache .npm --prefer-offline", "npm test --if-present"],
+        "package-lock.json",
+        [".npm"],
+        {},
+        [],
+    ),
+    "go": BuildJob(
+        "golang:1.23.3-alpine",
+        ["go vet ./...", "go test ./...", "CGO_ENABLED=0 go build -o /dev/null ."],
+        "go.mod",
+        [".go/pkg/mod", ".go/cache"],
+        {"GOPATH": "$CI_PROJECT_DIR/.go", "GOCACHE": "$CI_PROJECT_DIR/.go/cache"},
+        [],
+    ),
+}
+# Time for tasks to start and pass health checks, on top of the configured waits.
+DEPLOY_MARGIN_MINUTES = 30
+DOCKER_PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 
 @dataclass(frozen=True)
@@ -227,6 +297,10 @@ class ServiceModel:
     aws_auth: str
     deploy_branch: str
     destroy: str
+    docker_platform: str
+    # How long deploy/execute.sh waits for a deployment: the slowest environment plus a margin.
+    deploy_timeout_minutes: int
+    build: BuildJob | None
     environments: list[Environment] = field(default_factory=list)
 
     def as_context(self) -> dict[str, Any]:
@@ -237,6 +311,13 @@ class ServiceModel:
 def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> ServiceModel:
     """Derive everything the templates need, once."""
     ci = defaulted["ci"]
+    environments = [
+        _environment(defaulted, env, manual_promotion=len(merged) > 1 and env is merged[-1]) for env in merged
+    ]
+    slowest = max(
+        env.approval_timeout_minutes + env.traffic_shift_minutes + env.blue_termination_minutes
+        for env in environments
+    )
     return ServiceModel(
         name=defaulted["name"],
         description=defaulted.get("description") or f"The {defaulted['name']} service",
@@ -246,7 +327,10 @@ def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> S
         aws_auth=ci["aws_auth"],
         deploy_branch=ci["deploy_branch"],
         destroy=ci["destroy"],
-        environments=[_environment(defaulted, env) for env in merged],
+        docker_platform=DOCKER_PLATFORMS[merged[0].spec["compute"]["architecture"]],
+        deploy_timeout_minutes=slowest + DEPLOY_MARGIN_MINUTES,
+        build=BUILD_JOBS.get(defaulted["app"]["runtime"]),
+        environments=environments,
     )
 
 
@@ -263,7 +347,7 @@ def hostname(record: str, zone: str) -> str:
     return zone if record == "@" else f"{record}.{zone}"
 
 
-def _environment(defaulted: dict[str, Any], env: MergedEnvironment) -> Environment:
+def _environment(defaulted: dict[str, Any], env: MergedEnvironment, manual_promotion: bool) -> Environment:
     spec = env.spec
     service = defaulted["name"]
     app, compute, scaling, deployment = spec["app"], spec["compute"], spec["scaling"], spec["deployment"]
@@ -313,15 +397,21 @@ def _environment(defaulted: dict[str, Any], env: MergedEnvironment) -> Environme
         names=names,
         tags=dict(sorted(spec["tags"].items())),
         default_tags=default_tags,
+        provider_default_tags={**default_tags, **dict(sorted(spec["tags"].items()))},
         vpc_id=spec["network"].get("vpc_id"),
         vpc_tag_key=spec["network"].get("vpc_tag_key"),
         private_subnet_tags=dict(sorted(spec["network"]["private_subnet_tags"].items())),
         public_subnet_tags=dict(sorted(spec["network"]["public_subnet_tags"].items())),
         dns=dns,
         https=bool(dns and dns.https),
+        url=_url(dns),
+        test_url=_url(dns, deployment["test_listener_port"]),
         port=app["port"],
         health_check_path=app["health_check_path"],
         health_check=dict(app["health_check"]),
+        container_health_check=container_health_command(
+            app["runtime"], app["port"], app["health_check_path"]
+        ),
         command=app.get("command"),
         environment={key: _env_value(value) for key, value in sorted(app["environment"].items())},
         secrets=dict(sorted(app["secrets"].items())),
@@ -337,6 +427,7 @@ def _environment(defaulted: dict[str, Any], env: MergedEnvironment) -> Environme
         strategy=strategy,
         deployment_config_name=names["deployment_config"] if shift else ALL_AT_ONCE_CONFIG,
         traffic_shift=shift,
+        traffic_shift_minutes=shift_minutes(shift),
         test_listener_port=deployment["test_listener_port"],
         test_listener_cidrs=deployment.get("test_listener_cidrs"),
         approval_timeout_minutes=deployment["approval_timeout_minutes"],
@@ -350,8 +441,44 @@ def _environment(defaulted: dict[str, Any], env: MergedEnvironment) -> Environme
         alb_access_logs_bucket=spec["alb"].get("access_logs_bucket"),
         log_retention_days=spec["logs"]["retention_days"],
         ci_role_arn=spec["ci"].get("role_arn"),
+        manual_promotion=manual_promotion,
         state=state,
     )
+
+
+def shift_minutes(shift: TrafficShift | None) -> int:
+    """Minutes CodeDeploy spends moving production traffic: canary waits once, linear once per step."""
+    if shift is None:
+        return 0
+    if shift.type == "TimeBasedCanary":
+        return shift.minutes
+    return shift.minutes * (math.ceil(100 / shift.percent) - 1)
+
+
+def container_health_command(runtime: str, port: int, path: str) -> list[str] | None:
+    """A Docker health check that needs only what the runtime's image ships.
+
+    The generated images carry python, node, or busybox wget (alpine bases); a user's
+    own Dockerfile may carry none of them, so it gets the load balancer check only.
+    """
+    url = f"http://127.0.0.1:{port}{path}"
+    if runtime == "python":
+        return ["CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)"]
+    if runtime == "node":
+        exit_with_status = "r => process.exit(r.statusCode < 400 ? 0 : 1)"
+        probe = f"require('http').get('{url}', {exit_with_status}).on('error', () => process.exit(1))"
+        return ["CMD", "node", "-e", probe]
+    if runtime in ("java-gradle", "java-maven", "go"):
+        return ["CMD", "wget", "-q", "-O", "/dev/null", url]
+    return None
+
+
+def _url(dns: Dns | None, port: int | None = None) -> str | None:
+    """The service's URL on its DNS name (on `port` when given), or None without a name."""
+    if dns is None:
+        return None
+    scheme = "https" if dns.https else "http"
+    return f"{scheme}://{dns.fqdn}" + (f":{port}" if port else "")
 
 
 def _scaling_policies(scaling: dict[str, Any], prefix: str) -> list[ScalingPolicy]:

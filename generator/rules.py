@@ -37,6 +37,7 @@ def cross_field_problems(spec: LoadedSpec, environments: list[MergedEnvironment]
                 where = f" (in environment {env.name})" if several and origin[0] != "environments" else ""
                 problems.append(_problem(spec, origin, expected + where, found))
     problems.extend(_duplicate_hostnames(spec, environments))
+    problems.extend(_one_architecture(spec, environments))
     return problems
 
 
@@ -51,6 +52,15 @@ def fargate_size(env: MergedEnvironment) -> Iterator[Finding]:
     if memory not in allowed:
         choices = f"{allowed.start} to {allowed.stop - 1} in steps of {allowed.step}"
         yield ("compute", "memory"), f"a memory size Fargate accepts with cpu {cpu} ({choices})", str(memory)
+
+
+def spot_architecture(env: MergedEnvironment) -> Iterator[Finding]:
+    if env.get("compute", "spot") and env.get("compute", "architecture") != "x86_64":
+        yield (
+            ("compute", "spot"),
+            "spot only with architecture x86_64 (Fargate Spot runs no ARM64 tasks)",
+            f"spot with {env.get('compute', 'architecture')}",
+        )
 
 
 def task_count(env: MergedEnvironment) -> Iterator[Finding]:
@@ -142,6 +152,7 @@ def name_lengths(env: MergedEnvironment) -> Iterator[Finding]:
 
 RULES: tuple[Rule, ...] = (
     fargate_size,
+    spot_architecture,
     task_count,
     strategy_block,
     test_listener_port,
@@ -171,3 +182,17 @@ def _duplicate_hostnames(spec: LoadedSpec, environments: list[MergedEnvironment]
             )
         else:
             claimed[fqdn] = env.name
+
+
+def _one_architecture(spec: LoadedSpec, environments: list[MergedEnvironment]) -> Iterator[Problem]:
+    """One image is built and promoted through every environment, so they share its architecture."""
+    first = environments[0]
+    for env in environments[1:]:
+        if env.get("compute", "architecture") != first.get("compute", "architecture"):
+            yield _problem(
+                spec,
+                env.origin(("compute", "architecture")),
+                f"the architecture of environment {first.name} ({first.get('compute', 'architecture')}): "
+                "one image serves every environment",
+                env.get("compute", "architecture"),
+            )

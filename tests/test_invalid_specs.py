@@ -82,6 +82,20 @@ CASES = [
         "8192 to 30720",
     ),
     (
+        "spot-on-arm64",
+        HEAD + "compute:\n  architecture: arm64\n  spot: true\n",
+        10,
+        "compute.spot",
+        "only with architecture x86_64",
+    ),
+    (
+        "architecture-differs-between-environments",
+        HEAD + "environments:\n  production: {}\n  dev:\n    compute: {architecture: arm64}\n",
+        11,
+        "environments.dev.compute.architecture",
+        "one image serves every environment",
+    ),
+    (
         "min-above-max",
         HEAD + "scaling:\n  min: 5\n  max: 3\n",
         10,

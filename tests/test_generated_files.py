@@ -1,0 +1,127 @@
+"""The generated repository passes the real linters and reads as if written by hand."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.validate import validate_file
+from tests.support.rendering import SPECS, rendered, spec_id
+
+BIN = Path(sys.executable).parent
+
+
+def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(part) for part in command], capture_output=True, text=True, check=False)
+
+
+def text_files(repo: Path) -> list[Path]:
+    return [p for p in sorted(repo.rglob("*")) if p.is_file() and ".terraform" not in p.parts]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_no_template_debris(spec):
+    """No doubled blank lines, trailing spaces, leftover Jinja, or missing final newline."""
+    for file in text_files(rendered(spec)):
+        text = file.read_text()
+        name = file.relative_to(rendered(spec))
+        assert text.endswith("\n") and not text.endswith("\n\n"), f"{name}: end of file"
+        blank_run = "\n\n\n\n" if file.suffix == ".py" else "\n\n\n"  # PEP 8 keeps two between definitions
+        assert blank_run not in text, f"{name}: too many blank lines in a row"
+        assert not [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()], (
+            f"{name}: trailing space"
+        )
+        assert "{{" not in text and "{%" not in text, f"{name}: Jinja left in"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_execute_sh_is_shellcheck_clean(spec):
+    script = rendered(spec) / "deploy/execute.sh"
+    assert script.stat().st_mode & 0o111, "execute.sh is executable"
+    result = run(BIN / "shellcheck", "--severity=style", script)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_dockerfile_is_hadolint_clean(spec):
+    result = run(BIN / "hadolint", "--failure-threshold", "warning", rendered(spec) / "Dockerfile")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout == "", "not even info-level findings"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_gitlab_ci_matches_gitlabs_schema(spec):
+    result = run(
+        BIN / "check-jsonschema",
+        "--builtin-schema",
+        "vendor.gitlab-ci",
+        "--data-transform",
+        "gitlab-ci",
+        rendered(spec) / ".gitlab-ci.yml",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+class ReferenceLoader(yaml.SafeLoader):
+    """GitLab's `!reference [job, key]` read as a plain list."""
+
+
+ReferenceLoader.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_pipeline_structure(spec):
+    model = validate_file(spec)
+    pipeline = yaml.load((rendered(spec) / ".gitlab-ci.yml").read_text(), Loader=ReferenceLoader)
+    assert pipeline["stages"] == ["build", "push-ecr", "deploy", "destroy"]
+    jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "stage" in job}
+    names = [env.name for env in model.environments]
+    expected = {f"push-ecr:{n}" for n in names} | {f"deploy:{n}" for n in names}
+    if model.destroy == "manual":
+        expected |= {f"destroy:{n}" for n in names}
+    if model.build:
+        expected |= {"build"}
+    assert set(jobs) == expected
+    for index, env in enumerate(model.environments):
+        deploy = jobs[f"deploy:{env.name}"]
+        assert deploy["environment"]["name"] == env.name
+        assert deploy["resource_group"] == env.name
+        assert deploy["script"] == [f"./deploy/execute.sh deploy {env.name}"]
+        needs = [f"push-ecr:{env.name}"] + ([f"deploy:{names[index - 1]}"] if index else [])
+        assert deploy["needs"] == needs, "later environments wait for earlier ones"
+        manual = [rule for rule in deploy.get("rules", []) if rule.get("when") == "manual"]
+        assert bool(manual) == (len(names) > 1 and index == len(names) - 1), "promotion to the last is manual"
+        if model.destroy == "manual":
+            destroy = jobs[f"destroy:{env.name}"]
+            assert destroy["rules"][0]["when"] == "manual"
+            assert destroy["variables"]["CONFIRM_DESTROY"] == env.name
+            assert destroy["environment"]["action"] == "stop"
+    aws = pipeline[".aws"]
+    assert aws["rules"] == [{"if": f'$CI_COMMIT_BRANCH == "{model.deploy_branch}"'}], (
+        "deploys from one branch only"
+    )
+    if model.aws_auth == "oidc":
+        assert "GITLAB_OIDC_TOKEN" in aws["id_tokens"]
+    else:
+        assert "id_tokens" not in aws
+    for job in pipeline.values():
+        variables = job.get("variables", {}) if isinstance(job, dict) else {}
+        secret = [name for name in variables if any(w in name for w in ("SECRET", "PASSWORD", "ACCESS_KEY"))]
+        assert not secret, f"no credentials in the file: {secret}"
+
+
+def test_dockerfile_per_runtime():
+    images = {spec_id(spec): (rendered(spec) / "Dockerfile").read_text() for spec in SPECS}
+    assert "FROM gradle:" in images["hello-world"] and "USER 10001" in images["hello-world"]
+    assert "FROM node:" in images["full"] and "npm ci --omit=dev" in images["full"]
+    assert "FROM python:" in images["minimal"] and (rendered(SPECS[2]) / "app/__main__.py").is_file()
+    assert "FROM golang:" in images["plain-http"]
+    for name, text in images.items():
+        assert " AS build" in text or name == "apex-canary", "multi-stage builds"
+        for line in text.splitlines():
+            if line.startswith("FROM "):
+                assert ":" in line.split()[1] and ":latest" not in line, f"{name}: base image pinned by tag"
