@@ -33,6 +33,7 @@ def test_policy_is_least_privilege(spec, env):
             "certificate/*",
             "security-group",
             "AutoScaling_ECSService",
+            "deploymentconfig:CodeDeployDefault.",
         ]
         if env.state:
             owned += [env.state.bucket, env.state.lock_table]
