@@ -14,11 +14,13 @@ from jinja2 import TemplateError
 from . import __version__
 from .errors import SpecError
 from .explain import explain
+from .lifecycle import check, sync
 from .render import render_new
 from .schema import schema_text
 from .validate import validate_file
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_TEMPLATE_OUTDATED = 3  # `check`: nothing drifted, but a newer template version exists
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +71,30 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sync(args: argparse.Namespace) -> int:
+    result = sync(args.repo)
+    for path in result.changed:
+        print(f"{'conflict' if path in result.conflicts else 'changed'}: {path}")
+    if result.conflicts:
+        print(
+            f"bluegreen: {len(result.conflicts)} file(s) in conflict: resolve the <<<<<<< markers"
+            " (README.md, section Conflicts), git add, commit",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    unchanged = "" if result.changed else " (nothing to change)"
+    print(f"{result.repo}: synced with service.yaml at template {result.version}{unchanged}")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = check(args.repo, strict=args.strict)
+    print("\n".join(result.lines()))
+    if result.drift:
+        return EXIT_FAILED
+    return EXIT_TEMPLATE_OUTDATED if result.update_available else EXIT_OK
+
+
 def _schema(_: argparse.Namespace) -> int:
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -103,6 +129,28 @@ def _parser() -> argparse.ArgumentParser:
     explain_parser.add_argument("file", metavar="FILE")
     explain_parser.add_argument("--env", metavar="ENV", help="only this environment (default: all)")
     explain_parser.set_defaults(run=_explain)
+
+    sync_parser = commands.add_parser(
+        "sync", help="re-render a generated repo from its service.yaml (same template version)"
+    )
+    sync_parser.add_argument(
+        "repo", nargs="?", default=".", metavar="REPO", help="the generated repo (default: .)"
+    )
+    sync_parser.set_defaults(run=_sync)
+
+    check_parser = commands.add_parser(
+        "check",
+        help="exit 1 when a generated repo differs from its service.yaml, 3 when a newer template exists",
+    )
+    check_parser.add_argument(
+        "repo", nargs="?", default=".", metavar="REPO", help="the generated repo (default: .)"
+    )
+    check_parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="compare with a plain render: edits to generated files and your own files count as drift",
+    )
+    check_parser.set_defaults(run=_check)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of service.yaml")
     schema.set_defaults(run=_schema)

@@ -6,6 +6,7 @@ copier.yml loads this Jinja extension, so `copier copy --data-file service.yaml`
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -14,6 +15,8 @@ from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
 
 from .errors import SpecError
+from .iam import deployer_policy, deployer_trust_policy
+from .migrations import MigrationError, migrate_data
 from .schema import service_schema
 from .validate import validate_data
 
@@ -27,17 +30,33 @@ def spec_from_answers(answers: dict[str, Any]) -> dict[str, Any]:
 
 
 class ServiceModelHook(ContextHook):
-    """Adds `model` (the validated model) and `spec_yaml` (the spec as YAML) to the context."""
+    """Adds `model` (the validated model), `spec_yaml` (the spec as YAML) and `iam` (the
+    deploy role's policies per environment, as JSON text) to the context."""
 
     def hook(self, context: dict[str, Any]) -> None:
         if context.get("_copier_phase") != "render":
             return  # questions are still being asked: the model needs every answer
         spec = spec_from_answers(context)
+        # Answers recorded by an older template version: `copier update` renders that version
+        # again (the base of its three-way merge) with this bluegreen. A spec that cannot be
+        # migrated is left as it is: validation below names its problem.
+        with contextlib.suppress(MigrationError):
+            spec = migrate_data(spec)
         cache_key = json.dumps(spec, sort_keys=True, default=str)
         if cache_key not in _models:
             try:
-                model = validate_data(spec).as_context()
+                model = validate_data(spec)
             except SpecError as error:
                 raise UserMessageError(str(error)) from None
-            _models[cache_key] = {"model": model, "spec_yaml": yaml.safe_dump(spec, sort_keys=False)}
+            _models[cache_key] = {
+                "model": model.as_context(),
+                "spec_yaml": yaml.safe_dump(spec, sort_keys=False),
+                "iam": {
+                    env.name: {
+                        "policy": json.dumps(deployer_policy(model.name, env), indent=2),
+                        "trust": json.dumps(deployer_trust_policy(env, model.deploy_branch), indent=2),
+                    }
+                    for env in model.environments
+                },
+            }
         context.update(_models[cache_key])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,41 @@ def test_dockerfile_per_runtime():
         for line in text.splitlines():
             if line.startswith("FROM "):
                 assert ":" in line.split()[1] and ":latest" not in line, f"{name}: base image pinned by tag"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_readme_explains_the_repository(spec):
+    from generator.iam import deployer_policy
+
+    model = validate_file(spec)
+    readme = (rendered(spec) / "README.md").read_text()
+    for heading in (
+        "## Environments",
+        "## Topology",
+        "## Deploy",
+        "## Roll back",
+        "## Destroy",
+        "## CI/CD variables",
+    ):
+        assert heading in readme
+    mermaid = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    for node in (
+        "Production listener",
+        "Test listener",
+        "Target group blue",
+        "Target group green",
+        "CodeDeploy",
+    ):
+        assert node in mermaid
+    assert ("Route53" in mermaid) == bool(model.environments[0].dns)
+    policies = [json.loads(block.split("```", 1)[0]) for block in readme.split("```json\n")[1:]]
+    expected = [deployer_policy(model.name, env) for env in model.environments]
+    assert [
+        p
+        for p in policies
+        if "Sid" in p["Statement"][0] and p["Statement"][0]["Sid"] != "GitLabPipelinesOfTheDeployBranch"
+    ] == expected
+    for env in model.environments:
+        assert f"| {env.name} | {env.region} |" in readme
+    if model.aws_auth == "access_keys":
+        assert "`AWS_SECRET_ACCESS_KEY`" in readme

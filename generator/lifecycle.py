@@ -1,0 +1,274 @@
+"""A generated repository over time: `bluegreen sync` and `bluegreen check`.
+
+Both read Copier's record (.copier-answers.yml: template source, version, answers)
+and render the template at that same version with the data of the repository's
+service.yaml. `sync` does it with Copier's update (`run_update` at the recorded
+`_commit`): Copier renders the old answers and the new ones, and carries the
+difference between the old render and the repository (the team's edits and files)
+onto the new render with a three-way merge, so edits survive exactly as with
+`copier update`. `check` runs that sync in a throwaway copy of the committed tree and
+reports what it would change, and asks Copier whether a newer template version exists.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from copier import run_copy, run_update
+from copier.errors import UserMessageError
+
+from .copier_extension import SPEC_KEYS
+from .errors import Problem, SpecError
+from .loader import load_spec
+from .validate import validate
+
+ANSWERS_FILE = ".copier-answers.yml"
+SPEC_FILE = "service.yaml"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What `sync` did: the template version kept, the paths it changed, those left in conflict."""
+
+    repo: Path
+    version: str
+    changed: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One path where the committed tree and what service.yaml renders to differ."""
+
+    kind: str  # "changed": differs; "missing": rendered, not committed; "added": committed, not rendered
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `check` found; `ok` when the repository needs neither a sync nor an update."""
+
+    drift: list[Drift]
+    current_version: str
+    latest_version: str
+    update_available: bool
+    uncommitted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.drift and not self.update_available
+
+    def lines(self) -> list[str]:
+        """A report, one line per finding (the CLI prints these)."""
+        lines = [f"differs from service.yaml: {item}" for item in self.drift]
+        if self.drift:
+            lines.append("run `bluegreen sync` and commit the result")
+        if self.update_available:
+            lines.append(
+                f"template {self.latest_version} is available (this repo uses {self.current_version}):"
+                " run `copier update --trust --defaults`"
+            )
+        if not lines:
+            lines.append(f"up to date (template {self.current_version})")
+        if self.uncommitted:
+            lines.append("note: uncommitted changes were not checked; check compares the last commit")
+        return lines
+
+
+def sync(repo: str | Path) -> SyncResult:
+    """Re-render `repo` from its service.yaml at the template version it records.
+
+    Refuses (SpecError) a repository that is not a clean git work tree, or whose
+    service.yaml is invalid; nothing is written then. Conflicting edits are left with
+    Copier's inline markers and listed in `conflicts`.
+    """
+    root = _repo_root(repo)
+    paths = [path for _, path in _status(root)]
+    if paths:
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        raise SpecError(
+            str(root),
+            [
+                Problem(
+                    None,
+                    None,
+                    "git",
+                    "a clean work tree (commit or stash your changes, service.yaml too, then sync)",
+                    f"{len(paths)} uncommitted path{'s' if len(paths) > 1 else ''}: {shown}",
+                )
+            ],
+        )
+    answers = _answers(root)
+    data = _spec_data(root / SPEC_FILE, str(Path(repo) / SPEC_FILE))
+    run_update(
+        str(root),
+        vcs_ref=str(answers["_commit"]),
+        data=data,
+        defaults=True,
+        overwrite=True,
+        skip_answered=True,
+        unsafe=True,
+        quiet=True,
+        conflict="inline",
+    )
+    conflicts = _git(root, "diff", "--name-only", "-z", "--diff-filter=U").split("\0")
+    return SyncResult(
+        repo=root,
+        version=str(answers["_commit"]),
+        changed=sorted({path for _, path in _status(root)}),
+        conflicts=sorted(set(filter(None, conflicts))),
+    )
+
+
+def check(repo: str | Path, strict: bool = False) -> CheckResult:
+    """Compare the last commit of `repo` with what its service.yaml renders to.
+
+    By default the comparison is what `sync` would change in a clean copy of the last
+    commit: the team's edits to generated files and its own files are kept, as sync
+    and `copier update` keep them. With `strict`, the committed files are compared
+    with a plain render (no merge): every edited generated file is `changed`, and
+    every file of the team's own is `added`.
+    Also asks Copier (`copier check-update`) whether a newer template version is tagged.
+    SpecError when the committed service.yaml is invalid.
+    """
+    root = _repo_root(repo)
+    with tempfile.TemporaryDirectory(prefix="bluegreen-check.") as scratch:
+        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+        clone = Path(scratch) / top.name
+        _git(root, "clone", "--quiet", "--shared", "--no-tags", str(top), str(clone))
+        copy = clone / root.resolve().relative_to(top.resolve())
+        answers = _answers(copy)
+        data = _spec_data(copy / SPEC_FILE, str(Path(repo) / SPEC_FILE))
+        drift = _strict_drift(copy, answers, data, Path(scratch)) if strict else _sync_drift(copy)
+    update_available, current, latest = _update_data(root)
+    return CheckResult(drift, current, latest, update_available, uncommitted=bool(_status(root)))
+
+
+def _sync_drift(copy: Path) -> list[Drift]:
+    """What `sync` changes in `copy`, a clean clone of the last commit."""
+    result = sync(copy)
+    kinds = {"A": "missing", "?": "missing", "D": "added"}
+    drift = [
+        Drift(
+            kinds.get(code.strip()[:1], "changed") + (" (conflict)" if path in result.conflicts else ""), path
+        )
+        for code, path in _status(copy)
+    ]
+    return sorted(drift, key=lambda item: item.path)
+
+
+def _strict_drift(copy: Path, answers: dict[str, Any], data: dict[str, Any], scratch: Path) -> list[Drift]:
+    """The tracked files of `copy` (a clone of the last commit) against a plain render."""
+    rendered = scratch / "rendered"
+    run_copy(
+        str(answers["_src_path"]),
+        rendered,
+        data=data,
+        vcs_ref=str(answers["_commit"]),
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    shutil.copyfile(copy / SPEC_FILE, rendered / SPEC_FILE)  # the spec is the input, kept as written
+    ours = set(filter(None, _git(copy, "ls-files", "-z").split("\0")))
+    theirs = {p.relative_to(rendered).as_posix() for p in rendered.rglob("*") if p.is_file()}
+    drift = [Drift("added", path) for path in ours - theirs]
+    drift += [Drift("missing", path) for path in theirs - ours]
+    drift += [
+        Drift("changed", path)
+        for path in ours & theirs
+        if (copy / path).read_bytes() != (rendered / path).read_bytes()
+    ]
+    return sorted(drift, key=lambda item: item.path)
+
+
+def _update_data(root: Path) -> tuple[bool, str, str]:
+    """Copier's own check-update (PEP 440 ordering of the template's git tags)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "check-update", "--output-format", "json", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise UserMessageError(f"check-update failed: {result.stderr.strip() or result.stdout.strip()}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return bool(report["update_available"]), str(report["current_version"]), str(report["latest_version"])
+
+
+def _repo_root(repo: str | Path) -> Path:
+    """The generated repository (its .copier-answers.yml), inside a git work tree."""
+    root = Path(repo).absolute()
+    if not (root / ANSWERS_FILE).is_file():
+        raise SpecError(
+            str(root),
+            [Problem(None, None, ANSWERS_FILE, "a repository generated by bluegreen", "none there")],
+        )
+    try:
+        _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    except subprocess.CalledProcessError:
+        raise SpecError(
+            str(root), [Problem(None, None, "git", "a git work tree with a commit", "none")]
+        ) from None
+    return root
+
+
+def _answers(root: Path) -> dict[str, Any]:
+    """Copier's record; it must name the template and the git version rendered."""
+    source = str(root / ANSWERS_FILE)
+    try:
+        answers = yaml.safe_load((root / ANSWERS_FILE).read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise SpecError(source, [Problem(None, None, "", "valid YAML", str(error).splitlines()[0])]) from None
+    if not isinstance(answers, dict):
+        raise SpecError(source, [Problem(None, None, "", "Copier's answers", "no mapping")])
+    problems = [
+        Problem(None, None, key, what, "none")
+        for key, what in (("_src_path", "the template source"), ("_commit", "the template's git version"))
+        if not answers.get(key)
+    ]
+    if problems:
+        raise SpecError(source, problems)
+    return answers
+
+
+def _spec_data(spec_file: Path, source: str) -> dict[str, Any]:
+    """The validated spec as Copier data: every question answered, null for absent blocks.
+
+    Explicit nulls matter: Copier would otherwise keep the last answer of a block
+    removed from service.yaml. Problems name `source`, the path as the user knows it.
+    """
+    try:
+        spec = load_spec(spec_file)
+        validate(spec)
+    except SpecError as error:
+        raise SpecError(source, error.problems) from None
+    return {key: spec.data.get(key) for key in SPEC_KEYS}
+
+
+def _status(root: Path) -> list[tuple[str, str]]:
+    """`git status` as (XY code, path) pairs; untracked files count, ignored ones do not."""
+    entries = iter(_git(root, "status", "--porcelain", "-z", "--untracked-files=all").split("\0"))
+    result = []
+    for entry in entries:
+        if not entry:
+            continue
+        result.append((entry[:2], entry[3:]))
+        if entry[0] in "RC":
+            next(entries, None)  # the path it was renamed or copied from
+    return result
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
