@@ -13,8 +13,10 @@ from typing import Any
 import yaml
 from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
+from jinja2 import Environment
 
 from .errors import SpecError
+from .hcl import FILTERS as HCL_FILTERS
 from .iam import deployer_policy, deployer_trust_policy
 from .migrations import MigrationError, migrate_data
 from .schema import service_schema
@@ -31,7 +33,12 @@ def spec_from_answers(answers: dict[str, Any]) -> dict[str, Any]:
 
 class ServiceModelHook(ContextHook):
     """Adds `model` (the validated model), `spec_yaml` (the spec as YAML) and `iam` (the
-    deploy role's policies per environment, as JSON text) to the context."""
+    deploy role's policies per environment, as JSON text) to the context, and the
+    `hcl` filters that write values as Terraform literals."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters.update(HCL_FILTERS)
 
     def hook(self, context: dict[str, Any]) -> None:
         if context.get("_copier_phase") != "render":

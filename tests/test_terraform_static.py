@@ -1,0 +1,359 @@
+"""The generated Terraform, checked with the real terraform binary and the machine's aws provider.
+
+For every test spec and example (and one spec of edge cases written here): render
+it with `bluegreen new`, then `terraform fmt -check -recursive` of deploy/terraform,
+and `terraform init -backend=false` + `terraform validate` in every environment
+root: valid, with no errors and no warnings. Then a few structural promises of the
+roots, read from the rendered files and compared with the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.cli import main
+from generator.validate import validate_file
+from tests.support.template_repo import PROJECT_ROOT
+from tests.support.terraform_tools import init_offline, require_terraform, run_terraform, validate_json
+
+pytestmark = pytest.mark.terraform
+
+TEMPLATE_TERRAFORM = PROJECT_ROOT / "template" / "deploy" / "terraform"
+MODULES = ("alb", "codedeploy", "dns", "ecr", "fargate", "scaling", "target_groups")
+ROOT_FILES = ("backend.tf", "main.tf", "outputs.tf", "providers.tf", "variables.tf", "versions.tf")
+
+# Branches no other spec takes: quoted tag keys, several subnet tags, DNS without
+# HTTPS, strings HCL would otherwise interpolate, SSM-only secrets, spot, a memory
+# policy alone and then none, linear shift with an approval wait, no rollback,
+# the p99 alarm alone, explicit test listener CIDRs, access logs, an explicit VPC.
+EDGE_SPEC = r"""
+schema_version: 1
+name: edge
+tags:
+  "cost:center": "42"
+  team name: a b
+  Plain: x
+aws:
+  region: ap-southeast-2
+  account_id: "123456789012"
+network:
+  vpc_tag_key: Shared
+  private_subnet_tags: {Tier: app, "kubernetes.io/role": inner}
+  public_subnet_tags: {Tier: web}
+dns:
+  zone: example.net
+  record: edge
+  https: false
+app:
+  runtime: python
+  port: 8080
+  health_check_path: /status/deep
+  environment:
+    GREETING: 'say "hi" to ${USER} and %{x} \ done'
+    EMPTY: ""
+  secrets:
+    ONLY_SSM: arn:aws:ssm:ap-southeast-2:123456789012:parameter/edge/token
+compute: {cpu: 512, memory: 1024, spot: true}
+scaling: {min: 1, max: 3, cpu_target: null, memory_target: 70, requests_per_target: null}
+deployment:
+  strategy: linear
+  linear: {percent: 50, minutes: 3}
+  test_listener_port: 9000
+  test_listener_cidrs: [10.1.0.0/16, 192.168.0.0/24]
+  approval_timeout_minutes: 60
+  auto_rollback: {on_failure: false, on_alarms: false}
+  alarms: {http_5xx_percent: null, p99_latency_ms: 250}
+alb: {deletion_protection: false, idle_timeout_seconds: 30, access_logs_bucket: my-alb-logs}
+logs: {retention_days: 7}
+environments:
+  qa:
+    dns: {record: edge-qa}
+    network: {vpc_id: vpc-0123456789abcdef0}
+    scaling: {min: 1, max: 1, memory_target: null}
+  production: {}
+"""
+
+SPECS = {
+    **{path.stem: path for path in sorted((PROJECT_ROOT / "tests" / "specs").glob("*.yaml"))},
+    **{path.parent.name: path for path in sorted((PROJECT_ROOT / "examples").glob("*/service.yaml"))},
+    "edge-cases": None,  # EDGE_SPEC, written at run time
+}
+
+
+@dataclass
+class Rendered:
+    spec: Path
+    repo: Path
+    model: dict[str, Any]
+    fmt: Any = None
+    validation: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def terraform_dir(self) -> Path:
+        return self.repo / "deploy" / "terraform"
+
+    def root(self, env_name: str) -> Path:
+        return self.terraform_dir / "environments" / env_name
+
+    def text(self, env_name: str, name: str) -> str:
+        return (self.root(env_name) / name).read_text()
+
+
+def _check(spec: Path, workdir: Path) -> Rendered:
+    """Render, fmt-check, and init + validate every root (two at a time)."""
+    require_terraform()
+    repo = workdir / "repo"
+    assert main(["new", str(spec), str(repo)]) == 0, f"bluegreen new {spec} failed"
+    rendered = Rendered(spec, repo, validate_file(spec).as_context())
+    rendered.fmt = run_terraform(
+        rendered.terraform_dir, "fmt", "-check", "-recursive", "-diff", "-no-color", check=False
+    )
+
+    def init_and_validate(env_name: str) -> tuple[str, dict[str, Any]]:
+        root = rendered.root(env_name)
+        init_offline(root)
+        return env_name, validate_json(root)
+
+    names = [env["name"] for env in rendered.model["environments"]]
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        rendered.validation = dict(pool.map(init_and_validate, names))
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def rendered_specs(tmp_path_factory):
+    cache: dict[str, Rendered] = {}
+
+    def get(spec_id: str) -> Rendered:
+        if spec_id not in cache:
+            workdir = tmp_path_factory.mktemp(spec_id)
+            spec = SPECS[spec_id]
+            if spec is None:
+                spec = workdir / "service.yaml"
+                spec.write_text(EDGE_SPEC.lstrip())
+            cache[spec_id] = _check(spec, workdir)
+        return cache[spec_id]
+
+    return get
+
+
+spec_ids = pytest.mark.parametrize("spec_id", list(SPECS))
+
+
+@spec_ids
+def test_fmt_check_is_clean(rendered_specs, spec_id):
+    fmt = rendered_specs(spec_id).fmt
+    assert fmt.returncode == 0, f"terraform fmt -check found differences:\n{fmt.stdout}{fmt.stderr}"
+
+
+@spec_ids
+def test_every_environment_root_validates_without_errors_or_warnings(rendered_specs, spec_id):
+    rendered = rendered_specs(spec_id)
+    assert sorted(p.name for p in (rendered.terraform_dir / "environments").iterdir()) == sorted(
+        env["name"] for env in rendered.model["environments"]
+    )
+    for env_name, result in rendered.validation.items():
+        problems = "\n".join(
+            f"{d['severity']}: {d['summary']}: {d.get('detail', '')} "
+            f"({d.get('range', {}).get('filename')}:{d.get('range', {}).get('start', {}).get('line')})"
+            for d in result["diagnostics"]
+        )
+        assert result["valid"], f"{env_name}: invalid:\n{problems}"
+        assert (result["error_count"], result["warning_count"]) == (0, 0), f"{env_name}:\n{problems}"
+        assert result["diagnostics"] == []
+
+
+@spec_ids
+def test_rendered_files_look_hand_written(rendered_specs, spec_id):
+    rendered = rendered_specs(spec_id)
+    for path in sorted(rendered.terraform_dir.rglob("*.tf")):
+        text = path.read_text()
+        where = path.relative_to(rendered.repo)
+        assert text.endswith("\n") and not text.endswith("\n\n"), f"{where}: ends without exactly one newline"
+        assert not text.startswith("\n"), f"{where}: starts with a blank line"
+        assert "\n\n\n" not in text, f"{where}: two blank lines in a row"
+        assert not re.search(r"[ \t]$", text, re.MULTILINE), f"{where}: trailing whitespace"
+        assert "{{" not in text and "{%" not in text, f"{where}: Jinja left in the output"
+    for env in rendered.model["environments"]:
+        assert sorted(
+            p.name for p in rendered.root(env["name"]).iterdir() if p.is_file() and p.suffix == ".tf"
+        ) == (sorted(ROOT_FILES))
+
+
+def _block(text: str, header: str) -> str:
+    """The text of the top-level block starting with `header` (up to its closing brace at column 0)."""
+    match = re.search(rf"^{re.escape(header)} {{\n(.*?)^}}\n", text, re.MULTILINE | re.DOTALL)
+    assert match, f"no block {header!r}"
+    return match.group(1)
+
+
+def _attribute(block: str, name: str) -> str | None:
+    match = re.search(rf"^\s*{re.escape(name)}\s+= (.+)$", block, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+@spec_ids
+def test_roots_follow_the_model(rendered_specs, spec_id):
+    rendered = rendered_specs(spec_id)
+    for env in rendered.model["environments"]:
+        files = {name: rendered.text(env["name"], name) for name in ROOT_FILES}
+        _check_versions_provider_backend(env, files)
+        _check_network(env, files["main.tf"])
+        _check_load_balancer_and_dns(env, files["main.tf"])
+        _check_fargate(env, files["main.tf"])
+        _check_codedeploy(env, files["main.tf"])
+        _check_scaling(env, files["main.tf"])
+
+
+def _check_versions_provider_backend(env: dict[str, Any], files: dict[str, str]) -> None:
+    # Only hashicorp/aws, within the supported range; modules are local.
+    versions, providers, backend = files["versions.tf"], files["providers.tf"], files["backend.tf"]
+    assert 'required_version = ">= 1.5"' in versions
+    assert re.search(r'source\s+= "hashicorp/aws"\n\s+version = ">= 5.0, < 7.0"', versions)
+    sources = re.findall(r'^\s+source\s+= "(.*)"$', files["main.tf"], re.MULTILINE)
+    expected = [f"../../modules/{m}" for m in MODULES if m != "dns" or env["dns"]]
+    assert sorted(sources) == sorted(expected), sources
+
+    # Provider: region, account pin only when set, default tags.
+    assert _attribute(providers, "region") == f'"{env["region"]}"'
+    assert ("allowed_account_ids" in providers) == bool(env["account_id"])
+    for key, value in env["provider_default_tags"].items():
+        assert re.search(rf'^\s+"?{re.escape(key)}"?\s+= "{re.escape(value)}"$', providers, re.MULTILINE)
+
+    # Backend: S3 with DynamoDB locking when state is set, local otherwise.
+    if env["state"]:
+        assert 'backend "s3"' in backend
+        assert _attribute(backend, "key") == f'"{env["state"]["key"]}"'
+        assert _attribute(backend, "dynamodb_table") == f'"{env["state"]["lock_table"]}"'
+    else:
+        assert 'backend "local"' in backend
+        assert 'backend "s3"' not in backend
+
+
+def _check_network(env: dict[str, Any], main_tf: str) -> None:
+    """The VPC by id or by tag key, the subnets by VPC and their tags: exactly as the model says."""
+    vpc = _block(main_tf, 'data "aws_vpc" "this"')
+    if env["vpc_id"]:
+        assert vpc.strip() == f'id = "{env["vpc_id"]}"'
+    else:
+        assert "tag-key" in vpc
+        assert f'values = ["{env["vpc_tag_key"]}"]' in vpc
+    for kind in ("private", "public"):
+        subnets = _block(main_tf, f'data "aws_subnets" "{kind}"')
+        assert "values = [data.aws_vpc.this.id]" in subnets
+        filters = re.findall(r'name   = "tag:(.*)"\n\s+values = \["(.*)"\]', subnets)
+        assert filters == list(env[f"{kind}_subnet_tags"].items())
+
+
+def _check_load_balancer_and_dns(env: dict[str, Any], main_tf: str) -> None:
+    """HTTPS listener and certificate iff https; the DNS module iff dns; the test listener."""
+    alb = _block(main_tf, 'module "alb"')
+    assert _attribute(alb, "https") == str(env["https"]).lower()
+    assert (_attribute(alb, "certificate_arn") == "module.dns.certificate_arn") == env["https"]
+    assert ('module "dns"' in main_tf) == bool(env["dns"])
+    if env["dns"]:
+        dns = _block(main_tf, 'module "dns"')
+        assert _attribute(dns, "fqdn") == f'"{env["dns"]["fqdn"]}"'
+        assert _attribute(dns, "create_certificate") == str(env["https"]).lower()
+    expected_cidrs = env["test_listener_cidrs"] or ["data.aws_vpc.this.cidr_block"]
+    cidrs = _attribute(alb, "test_listener_cidrs")
+    assert all(cidr in cidrs for cidr in expected_cidrs), cidrs
+    assert _attribute(alb, "test_listener_port") == str(env["test_listener_port"])
+    assert _attribute(alb, "deletion_protection") == str(env["alb_deletion_protection"]).lower()
+
+
+def _check_fargate(env: dict[str, Any], main_tf: str) -> None:
+    """Spot, sizes, command, health check, secrets and environment as given."""
+    fargate = _block(main_tf, 'module "fargate"')
+    assert _attribute(fargate, "spot") == str(env["spot"]).lower()
+    assert _attribute(fargate, "cpu_architecture") == f'"{env["cpu_architecture"]}"'
+    assert _attribute(fargate, "cpu") == str(env["cpu"])
+    assert _attribute(fargate, "memory") == str(env["memory"])
+    assert _attribute(fargate, "desired_count") == str(env["min_tasks"])
+    for secret, arn in env["secrets"].items():
+        assert _attribute(fargate, secret) == f'"{arn}"'
+    assert ("environment = {" in fargate) == bool(env["environment"])
+    command = re.search(r"^  command\s+= (.*)$", fargate, re.MULTILINE)
+    expected_command = json.dumps(env["command"]) if env["command"] else None
+    assert (command.group(1) if command else None) == expected_command
+    health = re.search(r"container_health_check = \{\n    command = (.*)\n", fargate)
+    assert bool(health) == bool(env["container_health_check"])
+
+
+def _check_codedeploy(env: dict[str, Any], main_tf: str) -> None:
+    """A custom deployment config iff canary/linear, with the spec's step; alarms and approval."""
+    codedeploy = _block(main_tf, 'module "codedeploy"')
+    assert _attribute(codedeploy, "deployment_config_name") == f'"{env["deployment_config_name"]}"'
+    shift = env["traffic_shift"]
+    assert ("traffic_shift = {" in codedeploy) == (shift is not None)
+    if shift:
+        assert _attribute(codedeploy, "type") == f'"{shift["type"]}"'
+        assert _attribute(codedeploy, "percent") == str(shift["percent"])
+        assert _attribute(codedeploy, "minutes") == str(shift["minutes"])
+    else:
+        assert env["deployment_config_name"] == "CodeDeployDefault.ECSAllAtOnce"
+    for attribute, value in (
+        ("alarm_http_5xx_percent", env["alarm_http_5xx_percent"]),
+        ("alarm_p99_latency_ms", env["alarm_p99_latency_ms"]),
+    ):
+        assert _attribute(codedeploy, attribute) == ("null" if value is None else str(value))
+    assert _attribute(codedeploy, "approval_timeout_minutes") == str(env["approval_timeout_minutes"])
+    assert _attribute(codedeploy, "rollback_events") == json.dumps(env["rollback_events"])
+
+
+def _check_scaling(env: dict[str, Any], main_tf: str) -> None:
+    """One target-tracking policy per entry of the model, in order; the task range."""
+    scaling = _block(main_tf, 'module "scaling"')
+    policies = re.findall(r'name   = "(.*)"\n\s+metric = "(.*)"\n\s+target = (\d+)', scaling)
+    assert policies == [(p["name"], p["metric"], str(p["target"])) for p in env["scaling_policies"]]
+    assert _attribute(scaling, "min_capacity") == str(env["min_tasks"])
+    assert _attribute(scaling, "max_capacity") == str(env["max_tasks"])
+
+
+def test_modules_are_plain_terraform_on_hashicorp_aws_only():
+    """Modules are copied verbatim (no Jinja), use only hashicorp/aws, and have the four files."""
+    assert sorted(p.name for p in (TEMPLATE_TERRAFORM / "modules").iterdir()) == sorted(MODULES)
+    for module in MODULES:
+        folder = TEMPLATE_TERRAFORM / "modules" / module
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "main.tf",
+            "outputs.tf",
+            "variables.tf",
+            "versions.tf",
+        ]
+        for path in folder.iterdir():
+            text = path.read_text()
+            assert "{{" not in text and "{%" not in text, f"{path}: Jinja in a module"
+            assert not re.search(r'^\s*module\s+"', text, re.MULTILINE), f"{path}: modules call no modules"
+            providers = set(re.findall(r'source\s+= "([^"]+)"', text))
+            assert providers <= {"hashicorp/aws"}, f"{path}: {providers}"
+        variables = (folder / "variables.tf").read_text()
+        declared = re.findall(r'^variable "(\w+)"', variables, re.MULTILINE)
+        described = re.findall(r'^variable "\w+" \{\n  description = "', variables, re.MULTILINE)
+        typed = re.findall(r'^variable "\w+" \{\n  description = ".*"\n  type\s+=', variables, re.MULTILINE)
+        assert len(declared) == len(described) == len(typed), (
+            f"{module}: every variable has a description and a type"
+        )
+
+
+def test_codedeploy_owned_attributes_are_ignored():
+    """A second plan after a deployment is empty: Terraform leaves CodeDeploy's changes alone."""
+    fargate = (TEMPLATE_TERRAFORM / "modules" / "fargate" / "main.tf").read_text()
+    service = _block(fargate, 'resource "aws_ecs_service" "this"')
+    assert "ignore_changes = [task_definition, load_balancer, desired_count]" in service
+    assert re.search(r'deployment_controller \{\n\s+type = "CODE_DEPLOY"', service)
+    alb = (TEMPLATE_TERRAFORM / "modules" / "alb" / "main.tf").read_text()
+    for listener in ("prod", "test"):
+        assert "ignore_changes = [default_action]" in _block(alb, f'resource "aws_lb_listener" "{listener}"')
+    assert (
+        'default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"'
+        in (TEMPLATE_TERRAFORM / "modules" / "alb" / "variables.tf").read_text()
+    )
