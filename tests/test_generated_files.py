@@ -81,7 +81,7 @@ def test_pipeline_structure(spec):
     assert pipeline["stages"] == ["build", "push-ecr", "deploy", "destroy"]
     jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "stage" in job}
     names = [env.name for env in model.environments]
-    expected = {f"push-ecr:{n}" for n in names} | {f"deploy:{n}" for n in names}
+    expected = {"check"} | {f"push-ecr:{n}" for n in names} | {f"deploy:{n}" for n in names}
     if model.destroy == "manual":
         expected |= {f"destroy:{n}" for n in names}
     if model.build:
@@ -101,6 +101,8 @@ def test_pipeline_structure(spec):
             assert destroy["rules"][0]["when"] == "manual"
             assert destroy["variables"]["CONFIRM_DESTROY"] == env.name
             assert destroy["environment"]["action"] == "stop"
+    assert jobs["check"]["script"] == ["bluegreen check"]
+    assert jobs["check"]["allow_failure"] == {"exit_codes": [3]}, "a newer template alone does not fail"
     aws = pipeline[".aws"]
     assert aws["rules"] == [{"if": f'$CI_COMMIT_BRANCH == "{model.deploy_branch}"'}], (
         "deploys from one branch only"
