@@ -16,6 +16,7 @@ from .errors import SpecError
 from .explain import explain
 from .lifecycle import check, sync
 from .render import render_new
+from .sandbox import SandboxError, run_demo
 from .schema import schema_text
 from .validate import validate_file
 
@@ -33,6 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except CopierError as error:
         print(f"bluegreen: copier: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except SandboxError as error:
+        print(f"bluegreen: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except ModuleNotFoundError as error:
+        print(f"bluegreen: {error.name} is missing: pip install 'bluegreen[demo]'", file=sys.stderr)
         return EXIT_FAILED
     except TemplateError as error:
         print(f"bluegreen: template error: {error}", file=sys.stderr)
@@ -61,9 +68,7 @@ def _demo(args: argparse.Namespace) -> int:
     dest = Path(args.workdir) / validate_file(args.file).name
     if dest.exists():
         shutil.rmtree(dest)
-    render_new(args.file, dest)
-    print(f"{args.file}: rendered into {dest}")
-    return EXIT_OK
+    return run_demo(args.file, dest)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -118,7 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--vcs-ref", help="template git ref to render (default: latest tag, or HEAD)")
     new.set_defaults(run=_new)
 
-    demo = commands.add_parser("demo", help="render a spec into a scratch directory (replaced on each run)")
+    demo = commands.add_parser(
+        "demo", help="render a spec into a scratch directory and plan it against a local AWS emulator"
+    )
     demo.add_argument("file", metavar="FILE")
     demo.add_argument("--workdir", default=".demo", help="scratch directory (default: .demo)")
     demo.set_defaults(run=_demo)

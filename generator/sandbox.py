@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -27,7 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,7 @@ class TerraformError(SandboxError):
     """A terraform command failed."""
 
     def __init__(self, args: Sequence[str], cwd: Path, returncode: int, stdout: str, stderr: str):
-        self.args_ = list(args)
+        self.command = ["terraform", *args]
         self.cwd = cwd
         self.returncode = returncode
         self.stdout = stdout
@@ -100,21 +101,21 @@ class TerraformError(SandboxError):
 # --- terraform ---------------------------------------------------------------------------
 
 
+HOW_TO_GET_TERRAFORM = (
+    "Install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) and put it on PATH, "
+    "or set $TERRAFORM to the binary."
+)
+
+
 def find_terraform() -> str:
     """The terraform binary: $TERRAFORM, then PATH; a clear error saying how to get one otherwise."""
     explicit = os.environ.get("TERRAFORM")
-    if explicit:
-        found = shutil.which(explicit)
-        if not found:
-            raise SandboxError(f"$TERRAFORM={explicit} is not an executable terraform binary")
+    found = shutil.which(explicit or "terraform")
+    if found:
         return found
-    found = shutil.which("terraform")
-    if not found:
-        raise SandboxError(
-            "terraform was not found on PATH. Install Terraform >= 1.5 "
-            "(https://developer.hashicorp.com/terraform/install) or set $TERRAFORM to its binary."
-        )
-    return found
+    if explicit:
+        raise SandboxError(f"$TERRAFORM={explicit} is not an executable. {HOW_TO_GET_TERRAFORM}")
+    raise SandboxError(f"terraform is not on PATH. {HOW_TO_GET_TERRAFORM}")
 
 
 def find_plugin_dir() -> Path | None:
@@ -188,42 +189,65 @@ def terraform(
             argv.insert(1, f"-plugin-dir={plugin_dir}")
     elif argv and argv[0] in {"plan", "apply", "destroy", "show", "validate", "output", "refresh"}:
         argv.insert(1, "-no-color")
-    process = subprocess.Popen(
-        [find_terraform(), *argv],
-        cwd=root,
-        env=terraform_env(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except BaseException:
-        _stop_process(process, signal.SIGINT, grace=20)
-        raise
+    # Output goes to files, not pipes: nothing can block on a full pipe, and what terraform
+    # printed before an interrupt or a timeout is still there to show. terraform runs in a
+    # session of its own, so a Ctrl-C reaches it once, forwarded from here (a second
+    # interrupt would make it exit at once, without saving state).
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            [find_terraform(), *argv],
+            cwd=root,
+            env=terraform_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=timeout)
+        except BaseException as error:
+            _stop_process(process, signal.SIGINT, grace=60)
+            error.add_note(f"terraform {' '.join(argv)} in {root} was stopped; it printed:")
+            error.add_note(_tail(out) + _tail(err))
+            raise
+        stdout, stderr = _read(out), _read(err)
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         raise TerraformError(argv, root, result.returncode, stdout, stderr)
     return result
 
 
+def _read(stream: Any) -> str:
+    stream.seek(0)
+    return stream.read().decode(errors="replace")
+
+
+def _tail(stream: Any, size: int = 6000) -> str:
+    return _read(stream)[-size:]
+
+
 def _stop_process(process: subprocess.Popen[Any], first: int, grace: float) -> None:
-    """Ask politely (`first` signal), then kill; always reap."""
-    if process.poll() is None:
+    """Ask politely (`first` signal: terraform then stops its providers), then kill; always reap.
+
+    A timeout of the grace period, or another Ctrl-C while waiting, kills at once.
+    """
+    if process.poll() is not None:
+        return
+    try:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(first)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait()
-    # Drain and close the pipes so no file descriptor leaks.
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.close()
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+    except BaseException:
+        _kill(process)
+        raise
+
+
+def _kill(process: subprocess.Popen[Any]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    process.wait()
 
 
 # --- the emulator ------------------------------------------------------------------------
@@ -235,16 +259,25 @@ def _free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the emulator gets SIGTERM if the process that started it dies, even by SIGKILL."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except Exception:
-        pass
+# Runs the emulator's entry point (a module or a script) after asking Linux to send it
+# SIGTERM when the thread that started it ends, even by SIGKILL: a killed demo or test
+# run leaves no server behind. Elsewhere (no prctl) it just runs the entry point.
+_BOOT = """
+import ctypes, os, runpy, signal, sys
+parent = int(sys.argv.pop(1))
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass
+if os.getppid() != parent:
+    sys.exit("bluegreen emulator: the process that started it is gone")
+target = sys.argv.pop(1)
+sys.argv[0] = target
+if target.endswith(".py"):
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
 
 
 class Emulator:
@@ -255,7 +288,8 @@ class Emulator:
 
     The server always stops when the block ends, on errors and on Ctrl-C too; on
     Linux it also dies with the Python process that started it, should that one be
-    killed outright. `patched=True` starts it through the test launcher
+    killed outright. The server's request log goes to `log_path` when given (see
+    log_text() otherwise). `patched=True` starts it through the test launcher
     (tests/support/moto_server.py), which first patches the gaps of moto that
     `terraform apply` runs into; pass `launcher=` to use another such script.
     """
@@ -268,7 +302,9 @@ class Emulator:
         host: str = "127.0.0.1",
         startup_timeout: float = 60.0,
         env: Mapping[str, str] | None = None,
+        log_path: str | Path | None = None,
     ) -> None:
+        self.log_path = Path(log_path) if log_path else None
         self.patched = patched or launcher is not None
         self.launcher = Path(launcher) if launcher else None
         self.host = host
@@ -285,26 +321,27 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def _command(self, port: int) -> list[str]:
-        if not self.patched:
-            return [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)]
-        launcher = self.launcher or _default_launcher()
-        return [sys.executable, str(launcher), "--host", self.host, "--port", str(port)]
+        entry = str(self.launcher or _default_launcher()) if self.patched else "moto.server"
+        return [sys.executable, "-c", _BOOT, str(os.getpid()), entry, "-H", self.host, "-p", str(port)]
 
     def start(self) -> Emulator:
         if self.process is not None:
             return self
-        try:
-            import moto.server  # noqa: F401
-        except ImportError as error:
+        import importlib.util
+
+        if not all(importlib.util.find_spec(name) for name in ("moto", "flask", "boto3")):
             raise SandboxError(
                 "the local AWS emulator needs moto in server mode: pip install 'moto[server]>=5.1'"
-            ) from error
+            )
         env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         # Accounts follow the access key of each request (see credentials_for_account).
         env.pop("MOTO_ACCOUNT_ID", None)
         env.update(EMULATOR_ENV)
         env.update(self.extra_env)
-        self._log = tempfile.TemporaryFile(prefix="moto-server-")
+        if self.log_path:
+            self._log = open(self.log_path, "w+b")  # noqa: SIM115 - closed in stop()
+        else:
+            self._log = tempfile.TemporaryFile(prefix="moto-server-")  # noqa: SIM115 - closed in stop()
         try:
             for _attempt in range(3):
                 port = _free_port(self.host)
@@ -315,7 +352,6 @@ class Emulator:
                     stdout=self._log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
                 )
                 self.port = port
                 if self._wait_ready():
@@ -352,18 +388,21 @@ class Emulator:
         return text
 
     def _stop_child(self) -> None:
+        """SIGTERM to the server's process group, SIGKILL after 10 s or on another Ctrl-C; reap."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+        if process is None:
+            return
+        try:
+            if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        elif process is not None:
+                    os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=10)
+        except BaseException as error:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            if not isinstance(error, subprocess.TimeoutExpired):
+                raise
 
     def stop(self) -> None:
         """Stop the server (its whole process group) and wait for it; safe to call twice."""
@@ -404,7 +443,10 @@ class Credentials:
     account_id: str
 
 
-def _client(service: str, endpoint: str, region: str, credentials: Credentials | None = None, **kwargs: Any):
+def client(
+    service: str, endpoint: str, region: str, credentials: Credentials | None = None, **kwargs: Any
+) -> Any:
+    """A boto3 client of the emulator, signed with `credentials` (moto's default account when None)."""
     import boto3
     from botocore.config import Config
 
@@ -430,23 +472,22 @@ def credentials_for_account(endpoint: str, account_id: str | None) -> Credential
     """
     if account_id in (None, EMULATOR_ACCOUNT_ID):
         return Credentials(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, EMULATOR_ACCOUNT_ID)
-    iam = _client("iam", endpoint, "us-east-1")
+    iam = client("iam", endpoint, "us-east-1")
 
     def in_account(request: Any, **_: Any) -> None:
         request.headers["x-moto-account-id"] = account_id
 
     iam.meta.events.register("before-send.iam.*", in_account)
-    user = "bluegreen-emulator"
+    user, secret_tag = "bluegreen-emulator", "bluegreen-emulator-secret"
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_user(UserName=user)
     keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
-    key_file = f"/{user}"
-    # moto never shows a secret twice: keep the one minted first in a tag of the user.
+    # A secret is shown once, at creation: the emulator's user keeps it in a tag for later calls.
     tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
-    if keys and key_file in tags:
-        return Credentials(keys[0]["AccessKeyId"], tags[key_file], account_id)
+    if keys and secret_tag in tags:
+        return Credentials(keys[0]["AccessKeyId"], tags[secret_tag], account_id)
     key = iam.create_access_key(UserName=user)["AccessKey"]
-    iam.tag_user(UserName=user, Tags=[{"Key": key_file, "Value": key["SecretAccessKey"]}])
+    iam.tag_user(UserName=user, Tags=[{"Key": secret_tag, "Value": key["SecretAccessKey"]}])
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"], account_id)
 
 
@@ -462,7 +503,7 @@ class NetworkSeed:
     zone_ids: dict[str, str] = field(default_factory=dict)
 
 
-def seed_network(
+def seed_network(  # noqa: PLR0917 - endpoint, region, then the network convention, in that order
     endpoint: str,
     region: str,
     vpc_tag_key: str | None = "BlueGreenDemo",
@@ -486,30 +527,30 @@ def seed_network(
     """
     private_tags = dict(private_tags if private_tags is not None else {"Type": "Private"})
     public_tags = dict(public_tags if public_tags is not None else {"Type": "Public"})
-    ec2 = _client("ec2", endpoint, region, credentials)
+    ec2 = client("ec2", endpoint, region, credentials)
     vpc = _find_or_create_vpc(ec2, vpc_tag_key, vpc_id)
-    zones_available = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
-    base = vpc["CidrBlock"].rsplit(".", 2)[0]  # 10.x of 10.x.0.0/16
+    two_zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
+    network = ipaddress.ip_network(vpc["CidrBlock"])
+    taken = [ipaddress.ip_network(s["CidrBlock"]) for s in subnets]
+    free = (n for n in network.subnets(new_prefix=24) if not any(n.overlaps(t) for t in taken))
 
-    def ensure_subnets(tags: dict[str, str], third_octets: Sequence[int]) -> list[str]:
+    def ensure_subnets(tags: dict[str, str]) -> list[str]:
         found = [s["SubnetId"] for s in subnets if tags.items() <= _tags(s).items()]
         if len(found) >= 2:
             return found
-        ids = []
-        for zone, octet in zip(zones_available, third_octets, strict=False):
-            subnet = ec2.create_subnet(
+        return [
+            ec2.create_subnet(
                 VpcId=vpc["VpcId"],
-                CidrBlock=f"{base}.{octet}.0/24",
+                CidrBlock=str(next(free)),
                 AvailabilityZone=zone,
                 TagSpecifications=[_tag_spec("subnet", tags)],
-            )["Subnet"]
-            ids.append(subnet["SubnetId"])
-        return ids
+            )["Subnet"]["SubnetId"]
+            for zone in two_zones
+        ]
 
-    private_ids = ensure_subnets(private_tags, (_free_octet(subnets, 10), _free_octet(subnets, 11)))
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
-    public_ids = ensure_subnets(public_tags, (_free_octet(subnets, 110), _free_octet(subnets, 111)))
+    private_ids = ensure_subnets(private_tags)
+    public_ids = ensure_subnets(public_tags)
     gateway_id = _ensure_internet_gateway(ec2, vpc["VpcId"], public_ids)
     zone_ids = {name: seed_hosted_zone(endpoint, name, credentials) for name in zones}
     return NetworkSeed(vpc["VpcId"], vpc["CidrBlock"], private_ids, public_ids, gateway_id, zone_ids)
@@ -523,16 +564,11 @@ def _tag_spec(resource_type: str, tags: Mapping[str, str]) -> dict[str, Any]:
     return {"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
 
-def _free_octet(subnets: Sequence[Mapping[str, Any]], wanted: int) -> int:
-    used = {int(s["CidrBlock"].split(".")[2]) for s in subnets}
-    while wanted in used:
-        wanted += 1
-    return wanted
-
-
 def _find_or_create_vpc(ec2: Any, vpc_tag_key: str | None, vpc_id: str | None) -> dict[str, Any]:
     if vpc_id:
-        with contextlib.suppress(Exception):
+        from botocore.exceptions import ClientError
+
+        with contextlib.suppress(ClientError):
             return ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
         tags = {"Name": "bluegreen-emulator", "_custom_id_": vpc_id}
     else:
@@ -569,7 +605,7 @@ def _ensure_internet_gateway(ec2: Any, vpc_id: str, public_subnet_ids: Sequence[
 
 def seed_hosted_zone(endpoint: str, name: str, credentials: Credentials | None = None) -> str:
     """A public hosted zone for `name`; the existing one when there is one. Returns its id."""
-    route53 = _client("route53", endpoint, "us-east-1", credentials)
+    route53 = client("route53", endpoint, "us-east-1", credentials)
     wanted = name.rstrip(".") + "."
     for zone in route53.list_hosted_zones_by_name(DNSName=wanted)["HostedZones"]:
         if zone["Name"] == wanted and not zone["Config"].get("PrivateZone"):
@@ -624,7 +660,7 @@ def _provider_aliases(root: Path) -> list[str | None]:
 
 def _strip_comments(text: str) -> str:
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
-    return re.sub(r'(?m)^\s*(#|//).*$', "", text)
+    return re.sub(r"(?m)^\s*(#|//).*$", "", text)
 
 
 def _block_body(text: str, open_brace: int) -> str:
@@ -668,11 +704,13 @@ def provider_override_text(
     if local_backend:
         lines += ["terraform {", '  backend "local" {}', "}", ""]
     for alias in aliases:
-        lines += ['provider "aws" {']
+        lines.append('provider "aws" {')
         if alias:
-            lines += [f'  alias                       = "{alias}"']
+            # An aliased provider keeps its own region (say us-east-1 for CloudFront certificates).
+            lines.append(f'  alias                       = "{alias}"')
+        else:
+            lines.append(f'  region                      = "{region}"')
         lines += [
-            f'  region                      = "{region}"' if not alias else "",
             f'  access_key                  = "{credentials.access_key}"',
             f'  secret_key                  = "{credentials.secret_key}"',
             "  skip_credentials_validation = true",
@@ -680,13 +718,14 @@ def provider_override_text(
             "  skip_region_validation      = true",
             "  skip_requesting_account_id  = false",
             "  s3_use_path_style           = true",
+            "",
             "  endpoints {",
             endpoints,
             "  }",
             "}",
             "",
         ]
-    return "\n".join(line for line in lines if line != "" or True).replace("\n\n\n", "\n\n")
+    return "\n".join(lines)
 
 
 def write_provider_override(
@@ -701,8 +740,8 @@ def write_provider_override(
     An override file merges into the generated configuration argument by argument,
     so the generated providers.tf stays untouched:
     - every `provider "aws"` block of the root (the default one and each alias) gets
-      the emulator's endpoints for every service the stack uses, the credentials of
-      the emulator account and the skip_* switches that keep the provider from
+      the emulator's endpoints for every service the stack uses, credentials the
+      emulator attributes to the environment's account, and the skip_* switches that keep the provider from
       calling real AWS (credential validation, instance metadata, region list);
     - `skip_requesting_account_id` stays false: the provider asks the emulator's STS
       who it is, so `allowed_account_ids` of the generated providers.tf is checked
@@ -829,6 +868,7 @@ def run_demo(spec_path: str | Path, workdir: str | Path, *, out: Any = None) -> 
 
     out = out or sys.stdout
     model = validate_file(spec_path)
+    find_terraform()  # fail before rendering and starting anything when there is none
     repo = render_new(spec_path, Path(workdir))
     print(f"rendered {spec_path} into {repo}", file=out)
     needs_patch = any(env.vpc_id for env in model.environments)
@@ -864,10 +904,3 @@ def _launcher_available() -> bool:
     except SandboxError:
         return False
     return True
-
-
-@contextlib.contextmanager
-def emulator(**kwargs: Any) -> Iterator[Emulator]:
-    """`with emulator() as e:`: the same as `with Emulator() as e:`."""
-    with Emulator(**kwargs) as running:
-        yield running

@@ -1,0 +1,440 @@
+"""moto in server mode, with the few fixes `terraform apply` of a bluegreen stack needs.
+
+    python tests/support/moto_server.py --host 127.0.0.1 --port 5000 [--log-actions]
+
+Starts exactly what `python -m moto.server -H HOST -p PORT` starts, after applying
+the patches below. generator.sandbox.Emulator(patched=True) runs this file.
+
+Each patch fills one gap of moto 5.2 that the hashicorp/aws 5.x provider runs
+into while creating, reading back, changing or deleting the generated resources
+(the VPC one: seeding a VPC with the id a spec names). They add or correct API
+behaviour in the shape of the real AWS API, nothing else; the docstring of each
+says what moto gets wrong and what would fail without it. tests/test_terraform_apply.py
+(apply, plans with no changes, an in-place change, destroy) and the plan of
+tests/specs/plain-http.yaml (explicit vpc_id) fail without them. Patches that add
+a missing operation step aside when moto has it (`_add`), so an upgrade never
+hides moto's own implementation; the ones that correct a response wrap moto's and
+change only the field in question.
+
+What needs no patch in moto 5.2.5 (checked): CodeDeploy timestamps (createTime
+is epoch seconds, which the provider decodes; older moto sent strings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+PATCHES: list[Callable[[], None]] = []
+
+
+def patch(function: Callable[[], None]) -> Callable[[], None]:
+    PATCHES.append(function)
+    return function
+
+
+def _add(cls: type, name: str, method: Callable[..., Any]) -> None:
+    """Give `cls` the method `name` unless moto already implements it."""
+    if name not in vars(cls):
+        setattr(cls, name, method)
+
+
+# --- CodeDeploy --------------------------------------------------------------------------
+
+# What `aws codedeploy get-deployment-config` answers for the predefined ECS configurations.
+_PREDEFINED_ECS_CONFIGS = {
+    "CodeDeployDefault.ECSAllAtOnce": {"type": "AllAtOnce"},
+    "CodeDeployDefault.ECSCanary10Percent5Minutes": {
+        "type": "TimeBasedCanary",
+        "timeBasedCanary": {"canaryPercentage": 10, "canaryInterval": 5},
+    },
+    "CodeDeployDefault.ECSCanary10Percent15Minutes": {
+        "type": "TimeBasedCanary",
+        "timeBasedCanary": {"canaryPercentage": 10, "canaryInterval": 15},
+    },
+    "CodeDeployDefault.ECSLinear10PercentEvery1Minutes": {
+        "type": "TimeBasedLinear",
+        "timeBasedLinear": {"linearPercentage": 10, "linearInterval": 1},
+    },
+    "CodeDeployDefault.ECSLinear10PercentEvery3Minutes": {
+        "type": "TimeBasedLinear",
+        "timeBasedLinear": {"linearPercentage": 10, "linearInterval": 3},
+    },
+}
+
+
+@patch
+def codedeploy_deployment_configs() -> None:
+    """CreateDeploymentConfig, GetDeploymentConfig, DeleteDeploymentConfig, ListDeploymentConfigs.
+
+    moto has no deployment configurations at all ("The create_deployment_config
+    action has not been implemented"): `aws_codedeploy_deployment_config`, the
+    custom canary/linear traffic shift of every non-all-at-once spec, fails to
+    create (the provider retries the 500 until its timeout). The patch stores
+    configs per account and region and answers Get for the predefined ECS names too.
+    """
+    import uuid
+
+    from moto.codedeploy.models import CodeDeployBackend
+    from moto.codedeploy.responses import CodeDeployResponse
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.utils import utcnow
+
+    def configs(backend: CodeDeployBackend) -> dict[str, dict[str, Any]]:
+        return backend.__dict__.setdefault("bluegreen_deployment_configs", {})
+
+    def create_deployment_config(self: CodeDeployResponse) -> str:
+        name = self._get_param("deploymentConfigName")
+        stored = configs(self.codedeploy_backend)
+        if name in stored or name.startswith("CodeDeployDefault."):
+            raise JsonRESTError(
+                "DeploymentConfigAlreadyExistsException", f"A deployment configuration named {name} exists."
+            )
+        config_id = str(uuid.uuid4())
+        info = {
+            "deploymentConfigId": config_id,
+            "deploymentConfigName": name,
+            "computePlatform": self._get_param("computePlatform") or "Server",
+            "createTime": utcnow().timestamp(),
+        }
+        for key in ("minimumHealthyHosts", "trafficRoutingConfig", "zonalConfig"):
+            if self._get_param(key) is not None:
+                info[key] = self._get_param(key)
+        stored[name] = info
+        return _json({"deploymentConfigId": config_id})
+
+    def get_deployment_config(self: CodeDeployResponse) -> str:
+        name = self._get_param("deploymentConfigName")
+        info = configs(self.codedeploy_backend).get(name)
+        if info is None and name in _PREDEFINED_ECS_CONFIGS:
+            info = {
+                "deploymentConfigName": name,
+                "computePlatform": "ECS",
+                "trafficRoutingConfig": _PREDEFINED_ECS_CONFIGS[name],
+            }
+        if info is None:
+            raise JsonRESTError(
+                "DeploymentConfigDoesNotExistException", f"No deployment configuration {name}."
+            )
+        return _json({"deploymentConfigInfo": info})
+
+    def delete_deployment_config(self: CodeDeployResponse) -> str:
+        name = self._get_param("deploymentConfigName")
+        if configs(self.codedeploy_backend).pop(name, None) is None:
+            raise JsonRESTError(
+                "DeploymentConfigDoesNotExistException", f"No deployment configuration {name}."
+            )
+        return "{}"
+
+    def list_deployment_configs(self: CodeDeployResponse) -> str:
+        names = sorted(_PREDEFINED_ECS_CONFIGS) + sorted(configs(self.codedeploy_backend))
+        return _json({"deploymentConfigsList": names})
+
+    _add(CodeDeployResponse, "create_deployment_config", create_deployment_config)
+    _add(CodeDeployResponse, "get_deployment_config", get_deployment_config)
+    _add(CodeDeployResponse, "delete_deployment_config", delete_deployment_config)
+    _add(CodeDeployResponse, "list_deployment_configs", list_deployment_configs)
+
+
+@patch
+def codedeploy_alarm_configuration() -> None:
+    """GetDeploymentGroup returns the alarm configuration it was given.
+
+    moto stores the alarmConfiguration of CreateDeploymentGroup but answers
+    `"alarmConfiguration": {}` (a TODO in moto): the provider then reads the
+    group's rollback alarms as gone, and every plan after apply wants to add them
+    back, so "a second plan shows no changes" could never hold.
+    """
+    from moto.codedeploy import responses
+
+    original = responses._deployment_group_info
+    if getattr(original, "bluegreen_patched", False):
+        return
+
+    def deployment_group_info(deployment_group: Any) -> dict[str, Any]:
+        info = original(deployment_group)
+        if info.get("alarmConfiguration") == {}:
+            info["alarmConfiguration"] = deployment_group.alarm_configuration or {
+                "enabled": False,
+                "ignorePollAlarmFailure": False,
+                "alarms": [],
+            }
+        return info
+
+    deployment_group_info.bluegreen_patched = True  # type: ignore[attr-defined]
+    responses._deployment_group_info = deployment_group_info
+
+
+@patch
+def codedeploy_update_and_delete() -> None:
+    """UpdateDeploymentGroup, DeleteDeploymentGroup, DeleteApplication.
+
+    moto can create a CodeDeploy application and deployment group but never change
+    or delete them: any in-place change of the deployment group (say the spec's
+    approval timeout) and every `terraform destroy` fail with "not implemented".
+    Update applies the fields the request carries, as CodeDeploy does; deleting an
+    application deletes its deployment groups.
+    """
+    from moto.codedeploy.responses import CodeDeployResponse
+
+    updatable = {
+        "deploymentConfigName": "deployment_config_name",
+        "ec2TagFilters": "ec2_tag_filters",
+        "onPremisesInstanceTagFilters": "on_premises_instance_tag_filters",
+        "autoScalingGroups": "auto_scaling_groups",
+        "serviceRoleArn": "service_role_arn",
+        "triggerConfigurations": "trigger_configurations",
+        "alarmConfiguration": "alarm_configuration",
+        "autoRollbackConfiguration": "auto_rollback_configuration",
+        "outdatedInstancesStrategy": "outdated_instances_strategy",
+        "deploymentStyle": "deployment_style",
+        "blueGreenDeploymentConfiguration": "blue_green_deployment_configuration",
+        "loadBalancerInfo": "load_balancer_info",
+        "ec2TagSet": "ec2_tag_set",
+        "ecsServices": "ecs_services",
+        "onPremisesTagSet": "on_premises_tag_set",
+        "terminationHookEnabled": "termination_hook_enabled",
+    }
+
+    def update_deployment_group(self: CodeDeployResponse) -> str:
+        backend = self.codedeploy_backend
+        app_name = self._get_param("applicationName")
+        current = self._get_param("currentDeploymentGroupName")
+        group = backend.get_deployment_group(app_name, current)
+        for param, attribute in updatable.items():
+            value = self._get_param(param)
+            if value is not None:
+                setattr(group, attribute, value)
+        new_name = self._get_param("newDeploymentGroupName")
+        if new_name and new_name != current:
+            groups = backend.deployment_groups[app_name]
+            groups[new_name] = groups.pop(current)
+            group.deployment_group_name = new_name
+        return _json({"hooksNotCleanedUp": []})
+
+    def delete_deployment_group(self: CodeDeployResponse) -> str:
+        backend = self.codedeploy_backend
+        app_name = self._get_param("applicationName")
+        name = self._get_param("deploymentGroupName")
+        backend.get_deployment_group(app_name, name)  # raises the AWS errors when missing
+        del backend.deployment_groups[app_name][name]
+        return _json({"hooksNotCleanedUp": []})
+
+    def delete_application(self: CodeDeployResponse) -> str:
+        backend = self.codedeploy_backend
+        app_name = self._get_param("applicationName")
+        if app_name in backend.applications:
+            del backend.applications[app_name]
+            backend.deployment_groups.pop(app_name, None)
+        # AWS answers success for an application that does not exist.
+        return "{}"
+
+    _add(CodeDeployResponse, "update_deployment_group", update_deployment_group)
+    _add(CodeDeployResponse, "delete_deployment_group", delete_deployment_group)
+    _add(CodeDeployResponse, "delete_application", delete_application)
+
+
+# --- Application Auto Scaling ------------------------------------------------------------
+
+
+@patch
+def applicationautoscaling_tags() -> None:
+    """Tags of scalable targets: RegisterScalableTarget's Tags, ListTagsForResource, Tag/UntagResource.
+
+    moto drops the Tags of RegisterScalableTarget and has no tagging API for
+    Application Auto Scaling. The provider lists the tags of every
+    `aws_appautoscaling_target` right after creating it (default_tags make every
+    resource tagged), gets a 500 "not implemented", and retries until it times out.
+    """
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    def tags_of(self: ApplicationAutoScalingResponse) -> dict[str, dict[str, str]]:
+        return self.applicationautoscaling_backend.__dict__.setdefault("bluegreen_tags", {})
+
+    original_register = ApplicationAutoScalingResponse.register_scalable_target
+
+    def register_scalable_target(self: ApplicationAutoScalingResponse) -> str:
+        body = original_register(self)
+        tags = self._get_param("Tags")
+        if tags:
+            import json
+
+            arn = json.loads(body)["ScalableTargetARN"]
+            tags_of(self).setdefault(arn, {}).update(tags)
+        return body
+
+    def list_tags_for_resource(self: ApplicationAutoScalingResponse) -> str:
+        return _json({"Tags": tags_of(self).get(self._get_param("ResourceARN"), {})})
+
+    def tag_resource(self: ApplicationAutoScalingResponse) -> str:
+        tags_of(self).setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self: ApplicationAutoScalingResponse) -> str:
+        tags = tags_of(self).get(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            tags.pop(key, None)
+        return "{}"
+
+    if "list_tags_for_resource" not in vars(ApplicationAutoScalingResponse):
+        ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target
+    _add(ApplicationAutoScalingResponse, "list_tags_for_resource", list_tags_for_resource)
+    _add(ApplicationAutoScalingResponse, "tag_resource", tag_resource)
+    _add(ApplicationAutoScalingResponse, "untag_resource", untag_resource)
+
+
+# --- ECS ---------------------------------------------------------------------------------
+
+
+@patch
+def ecs_service_fields() -> None:
+    """CreateService keeps capacityProviderStrategy, healthCheckGracePeriodSeconds,
+    enableECSManagedTags and availabilityZoneRebalancing, and has no launch type
+    when a capacity provider strategy is given.
+
+    moto drops these four request fields and sets launchType EC2 on every service
+    that names none. Reading the service back, the provider sees a service with
+    another launch type and no capacity provider strategy (which forces
+    replacement), no grace period and no managed tags: every plan after apply
+    wants to replace the ECS service.
+    """
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.create_service
+    if getattr(original, "bluegreen_patched", False):
+        return
+    kept = {
+        "capacityProviderStrategy": "capacity_provider_strategy",
+        "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+        "enableECSManagedTags": "enable_ecs_managed_tags",
+        "availabilityZoneRebalancing": "availability_zone_rebalancing",
+    }
+
+    def create_service(self: EC2ContainerServiceResponse) -> Any:
+        result = original(self)
+        service = result.result["service"]
+        for param, attribute in kept.items():
+            value = self._get_param(param)
+            if value is not None and getattr(service, attribute, None) is None:
+                setattr(service, attribute, value)
+        if self._get_param("capacityProviderStrategy") and not self._get_param("launchType"):
+            service.launch_type = None
+            for deployment in service.deployments:
+                deployment["launchType"] = None
+        return result
+
+    create_service.bluegreen_patched = True  # type: ignore[attr-defined]
+    EC2ContainerServiceResponse.create_service = create_service
+
+
+# --- EC2 ---------------------------------------------------------------------------------
+
+
+@patch
+def ec2_rule_description_of_group_references() -> None:
+    """DescribeSecurityGroupRules returns the description of rules that reference a security group.
+
+    moto reads a rule's description only from its CIDR range, so a rule whose
+    source is another security group (`aws_vpc_security_group_ingress_rule` with
+    `referenced_security_group_id`: load balancer to tasks) comes back without the
+    description it was created with, and every later plan wants to set it again.
+    """
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    if getattr(SecurityGroupRule.description.fget, "bluegreen_patched", False):
+        return
+
+    def description(self: Any) -> str | None:
+        return self.ip_range.get("Description") or self.source_group.get("Description")
+
+    description.bluegreen_patched = True  # type: ignore[attr-defined]
+    SecurityGroupRule.description = property(description)
+
+
+_vpc_id_lock = threading.Lock()
+
+
+@patch
+def ec2_vpc_custom_id() -> None:
+    """CreateVpc honours moto's `_custom_id_` tag, as moto already does for other resources.
+
+    A spec may name its VPC by id (`network.vpc_id: vpc-0a1b...`); the generated
+    Terraform then looks that id up. moto always draws VPC ids at random, so the
+    test could not seed the VPC the spec names. moto's own convention for chosen
+    ids (a `_custom_id_` tag, see moto/utilities/id_generator.py) is extended to
+    VPCs; without the tag nothing changes.
+    """
+    from moto.ec2.models import vpcs
+
+    original = vpcs.VPCBackend.create_vpc
+    if getattr(original, "bluegreen_patched", False):
+        return
+
+    def create_vpc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tags = kwargs.get("tags") or []
+        custom = next((t["Value"] for t in tags if t.get("Key") == "_custom_id_"), None)
+        if not custom or custom in self.vpcs:
+            return original(self, *args, **kwargs)
+        kwargs["tags"] = [t for t in tags if t.get("Key") != "_custom_id_"]
+        with _vpc_id_lock:
+            random_vpc_id = vpcs.random_vpc_id
+            vpcs.random_vpc_id = lambda: custom
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                vpcs.random_vpc_id = random_vpc_id
+
+    create_vpc.bluegreen_patched = True  # type: ignore[attr-defined]
+    vpcs.VPCBackend.create_vpc = create_vpc
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+def _json(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data)
+
+
+def apply_patches() -> None:
+    for function in PATCHES:
+        function()
+
+
+def _log_actions() -> None:
+    """Print service and operation of each request (X-Amz-Target or credential scope), for debugging."""
+    import moto.server
+
+    dispatcher = moto.server.DomainDispatcherApplication
+
+    class Logging(dispatcher):  # type: ignore[misc, valid-type]
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
+            service = scope[3] if len(scope) > 3 else "?"
+            target = environ.get("HTTP_X_AMZ_TARGET", environ.get("PATH_INFO", ""))
+            print(f"bluegreen-action {service} {environ.get('REQUEST_METHOD')} {target}", flush=True)
+            return super().__call__(environ, start_response)
+
+    moto.server.DomainDispatcherApplication = Logging
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--log-actions", action="store_true", help="print each request's operation")
+    args = parser.parse_args(argv)
+    apply_patches()
+    if args.log_actions:
+        _log_actions()
+    import moto.server
+
+    moto.server.main(["-H", args.host, "-p", str(args.port)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
