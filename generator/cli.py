@@ -8,17 +8,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from copier.errors import CopierError
-from jinja2 import TemplateError
-
 from . import __version__
 from .errors import SpecError
 from .explain import explain
-from .lifecycle import check, sync
-from .render import render_new
-from .sandbox import SandboxError, run_demo
+from .sandbox import SandboxError
 from .schema import schema_text
 from .validate import validate_file
+
+# Copier (and what it pulls in) takes most of a second to import: only the commands
+# that render load it, so `validate`, `explain` and `schema` answer at once.
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_TEMPLATE_OUTDATED = 3  # `check`: nothing drifted, but a newer template version exists
@@ -32,23 +30,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as error:
         print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
-    except CopierError as error:
-        print(f"bluegreen: copier: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except SandboxError as error:
-        print(f"bluegreen: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except ModuleNotFoundError as error:
-        print(f"bluegreen: {error.name} is missing: pip install 'bluegreen[demo]'", file=sys.stderr)
-        return EXIT_FAILED
-    except TemplateError as error:
-        print(f"bluegreen: template error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as error:
-        print(f"bluegreen: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
-        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        message = _failure(error)
+        if message is None:
+            raise  # a bug: keep its traceback
+        print(f"bluegreen: {message}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _failure(error: Exception) -> str | None:
+    """One line for a failure the user can act on (tools, templates, files); None for anything else."""
+    copier_errors = sys.modules.get("copier.errors")
+    jinja_errors = sys.modules.get("jinja2.exceptions")
+    if copier_errors and isinstance(error, copier_errors.CopierError):
+        return f"copier: {error}"
+    if jinja_errors and isinstance(error, jinja_errors.TemplateError):
+        return f"template error: {error}"
+    if isinstance(error, SandboxError):
+        return str(error)
+    if isinstance(error, ModuleNotFoundError):
+        return f"{error.name} is missing: pip install 'bluegreen[demo]'"
+    if isinstance(error, OSError):
+        return f"{error.filename or ''}: {error.strerror or error}"
+    return None
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -59,12 +65,16 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
+    from .render import render_new
+
     dest = render_new(args.file, args.dest, template=args.template, vcs_ref=args.vcs_ref)
     print(f"{args.file}: rendered into {dest}")
     return EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from .sandbox import run_demo
+
     dest = Path(args.workdir) / validate_file(args.file).name
     if dest.exists():
         shutil.rmtree(dest)
@@ -77,6 +87,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from .lifecycle import sync
+
     result = sync(args.repo)
     for path in result.changed:
         print(f"{'conflict' if path in result.conflicts else 'changed'}: {path}")
@@ -93,6 +105,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from .lifecycle import check
+
     result = check(args.repo, strict=args.strict)
     print("\n".join(result.lines()))
     if result.drift:
