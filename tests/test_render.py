@@ -13,7 +13,10 @@ from generator.cli import main
 from generator.schema import service_schema
 from tests.support.template_repo import PROJECT_ROOT, make_template_repo
 
-SPECS = [*sorted((PROJECT_ROOT / "tests/specs").glob("*.yaml")), PROJECT_ROOT / "examples/hello-world/service.yaml"]
+SPECS = [
+    *sorted((PROJECT_ROOT / "tests/specs").glob("*.yaml")),
+    PROJECT_ROOT / "examples/hello-world/service.yaml",
+]
 COPIER = [sys.executable, "-m", "copier"]
 
 

@@ -1,4 +1,4 @@
-"""moto in server mode, with the few fixes `terraform apply` of a bluegreen stack needs.
+"""moto in server mode, with the few fixes `terraform apply` and `deploy/execute.sh` need.
 
     python tests/support/moto_server.py --host 127.0.0.1 --port 5000 [--log-actions]
 
@@ -11,7 +11,11 @@ into while creating, reading back, changing or deleting the generated resources
 behaviour in the shape of the real AWS API, nothing else; the docstring of each
 says what moto gets wrong and what would fail without it. tests/test_terraform_apply.py
 (apply, plans with no changes, an in-place change, destroy) and the plan of
-tests/specs/plain-http.yaml (explicit vpc_id) fail without them. Patches that add
+tests/specs/plain-http.yaml (explicit vpc_id) fail without them. Three more
+(codedeploy_ecs_deployments_run, codedeploy_stop_deployment,
+codedeploy_last_deployments) let the generated deploy/execute.sh run a CodeDeploy
+deployment to its end, which moto never does: tests/test_deploy_e2e.py needs
+them. Patches that add
 a missing operation step aside when moto has it (`_add`), so an upgrade never
 hides moto's own implementation; the ones that correct a response wrap moto's and
 change only the field in question.
@@ -235,6 +239,253 @@ def codedeploy_update_and_delete() -> None:
     _add(CodeDeployResponse, "update_deployment_group", update_deployment_group)
     _add(CodeDeployResponse, "delete_deployment_group", delete_deployment_group)
     _add(CodeDeployResponse, "delete_application", delete_application)
+
+
+# Statuses of a deployment CodeDeploy is still working on.
+_ACTIVE_DEPLOYMENT = ("Created", "Queued", "InProgress", "Baking", "Ready")
+_deployment_lock = threading.Lock()
+
+
+def _end_deployment(deployment: Any, status: str, error: tuple[str, str] | None, rollback: bool) -> None:
+    """Put a deployment in an end state; errorInformation and rollbackInfo as GetDeployment shows them."""
+    from moto.core.utils import utcnow
+
+    deployment.status = status
+    deployment.complete_time = utcnow()
+    if error:
+        deployment.__dict__["bluegreen_error"] = {"code": error[0], "message": error[1]}
+    if rollback:
+        deployment.__dict__["bluegreen_rollback"] = {
+            "rollbackMessage": "Rolled back: production traffic stays on the original task set."
+        }
+
+
+def _rolls_back(deployment: Any, event: str) -> bool:
+    """Whether the deployment's (else its group's) autoRollbackConfiguration rolls back on `event`."""
+    config = deployment.auto_rollback_configuration or deployment.deployment_group.auto_rollback_configuration
+    return bool(config and config.get("enabled") and event in config.get("events", []))
+
+
+def _active_alarms(account: str, region: str, deployment: Any) -> list[str]:
+    """Alarms of the group's enabled alarm configuration that are in ALARM."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    config = deployment.deployment_group.alarm_configuration or {}
+    if not config.get("enabled"):
+        return []
+    alarms = cloudwatch_backends[account][region].alarms
+    names = [alarm.get("name") for alarm in config.get("alarms", [])]
+    return [name for name in names if name in alarms and alarms[name].state_value == "ALARM"]
+
+
+def _target_service(account: str, region: str, deployment: Any) -> dict[str, Any] | str:
+    """The AppSpec's TargetService properties, or what CodeDeploy would find wrong with them."""
+    import yaml
+    from moto.ecs.exceptions import TaskDefinitionNotFoundException
+    from moto.ecs.models import ecs_backends
+
+    try:
+        content = deployment.revision["appSpecContent"]["content"]
+        properties = yaml.safe_load(content)["Resources"][0]["TargetService"]["Properties"]
+        arn = properties["TaskDefinition"]
+        container = properties["LoadBalancerInfo"]["ContainerName"]
+        port = int(properties["LoadBalancerInfo"]["ContainerPort"])
+    except (KeyError, IndexError, TypeError, ValueError, yaml.YAMLError) as error:
+        return f"The AppSpec file is not valid: {error!r}"
+    try:
+        task_definition = ecs_backends[account][region].describe_task_definition(arn)
+    except TaskDefinitionNotFoundException:
+        return f"The task definition {arn} in the AppSpec file does not exist."
+    ports = {
+        mapping.get("containerPort")
+        for definition in task_definition.container_definitions
+        if definition.get("name") == container
+        for mapping in definition.get("portMappings", [])
+    }
+    if port not in ports:
+        return f"The task definition {arn} has no container {container} with port {port}."
+    return properties
+
+
+def _shift_traffic(account: str, region: str, deployment: Any, task_definition: str) -> None:
+    """What a finished ECS blue/green deployment leaves: the service runs `task_definition`
+    behind the idle target group of the group's pair, and the listeners forward there."""
+    from moto.ecs.models import ecs_backends
+    from moto.elbv2.models import elbv2_backends
+
+    group = deployment.deployment_group
+    elb = elbv2_backends[account][region]
+    pair = group.load_balancer_info["targetGroupPairInfoList"][0]
+    prod = pair["prodTrafficRoute"]["listenerArns"]
+    test = pair.get("testTrafficRoute", {}).get("listenerArns", [])
+    action = elb.describe_listeners(None, prod[:1])[0].default_actions[0].data
+    live = (
+        action.get("TargetGroupArn")
+        or max(action["ForwardConfig"]["TargetGroups"], key=lambda t: t.get("Weight", 1))["TargetGroupArn"]
+    )
+    arns = {tg.name: tg.arn for tg in elb.target_groups.values()}
+    replacement = next(arns[t["name"]] for t in pair["targetGroups"] if arns[t["name"]] != live)
+    for arn in [*prod, *test]:
+        elb.modify_listener(
+            arn, certificates=[], actions=[{"Type": "forward", "TargetGroupArn": replacement}]
+        )
+    ecs = ecs_backends[account][region]
+    for ref in group.ecs_services:
+        (service,), _ = ecs.describe_services(ref["clusterName"], [ref["serviceName"]])
+        service.task_definition = task_definition
+        service.load_balancers = [{**lb, "targetGroupArn": replacement} for lb in service.load_balancers]
+
+
+def _advance_deployment(account: str, region: str, deployment: Any) -> None:
+    """One step of an ECS deployment: Created -> InProgress -> Stopped, Failed or Succeeded."""
+    from moto.core.utils import utcnow
+
+    if deployment.status == "Created":
+        deployment.status = "InProgress"
+        deployment.start_time = utcnow()
+        return
+    if deployment.status != "InProgress":
+        return
+    alarms = _active_alarms(account, region, deployment)
+    if alarms:
+        message = (
+            "One or more alarms have been activated according to the Amazon CloudWatch metrics you "
+            f"selected, and the affected deployments have been stopped. Activated alarms: {', '.join(alarms)}"
+        )
+        rollback = _rolls_back(deployment, "DEPLOYMENT_STOP_ON_ALARM")
+        _end_deployment(deployment, "Stopped", ("ALARM_ACTIVE", message), rollback)
+        return
+    properties = _target_service(account, region, deployment)
+    if isinstance(properties, str):
+        rollback = _rolls_back(deployment, "DEPLOYMENT_FAILURE")
+        _end_deployment(deployment, "Failed", ("INVALID_REVISION", properties), rollback)
+        return
+    _shift_traffic(account, region, deployment, properties["TaskDefinition"])
+    _end_deployment(deployment, "Succeeded", None, rollback=False)
+    deployment.deployment_group.__dict__["bluegreen_last_successful"] = deployment
+
+
+@patch
+def codedeploy_ecs_deployments_run() -> None:
+    """GetDeployment advances an ECS deployment; GetDeployment shows errorInformation and rollbackInfo.
+
+    moto records a deployment, revision included (so its AppSpec content reads back
+    with GetDeployment), and leaves it "Created" for ever: deploy/execute.sh waits
+    for its deployment to end and would wait until its timeout. With the patch each
+    GetDeployment of an ECS deployment moves it one step, doing in two polls what
+    CodeDeploy does in minutes (_advance_deployment):
+    - Created -> InProgress;
+    - then Stopped (ALARM_ACTIVE) when an alarm of the group's enabled alarm
+      configuration is in ALARM (SetAlarmState: the release's 5xx alarm firing);
+    - or Failed (INVALID_REVISION) when the AppSpec's task definition does not
+      exist or lacks the AppSpec's container and port, as CodeDeploy checks;
+    - or Succeeded, leaving what a finished blue/green deployment leaves: the ECS
+      service runs the AppSpec's task definition behind the other target group of
+      the pair, and the production and test listeners forward to that group.
+    A stop or failure is rolled back (rollbackInfo) when the group's
+    autoRollbackConfiguration names the event. Traffic moves only when a deployment
+    succeeds, so a rollback leaves it where it was; unlike CodeDeploy, no separate
+    rollback deployment is created.
+    """
+    from moto.codedeploy import responses
+    from moto.codedeploy.responses import CodeDeployResponse
+
+    original = CodeDeployResponse.get_deployment
+    if getattr(original, "bluegreen_patched", False):
+        return
+    original_info = responses._deployment_info
+
+    def get_deployment(self: CodeDeployResponse) -> Any:
+        deployment = self.codedeploy_backend.deployments.get(self._get_param("deploymentId"))
+        if deployment is not None and deployment.application.compute_platform == "ECS":
+            with _deployment_lock:
+                _advance_deployment(self.current_account, self.region, deployment)
+        return original(self)
+
+    def deployment_info(deployment: Any) -> dict[str, Any]:
+        info = original_info(deployment)
+        info["errorInformation"] = deployment.__dict__.get("bluegreen_error", info["errorInformation"])
+        info["rollbackInfo"] = deployment.__dict__.get("bluegreen_rollback", info["rollbackInfo"])
+        return info
+
+    get_deployment.bluegreen_patched = True  # type: ignore[attr-defined]
+    CodeDeployResponse.get_deployment = get_deployment
+    responses._deployment_info = deployment_info
+
+
+@patch
+def codedeploy_stop_deployment() -> None:
+    """StopDeployment: an active deployment becomes Stopped (MANUAL_STOP), rolled back when asked.
+
+    moto has no StopDeployment: `execute.sh rollback` stops a running deployment
+    with `aws deploy stop-deployment --auto-rollback-enabled` and got a 500 "not
+    implemented". A deployment that has ended cannot be stopped, as in CodeDeploy.
+    """
+    from moto.codedeploy.responses import CodeDeployResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def stop_deployment(self: CodeDeployResponse) -> str:
+        deployment = self.codedeploy_backend.get_deployment(self._get_param("deploymentId"))
+        with _deployment_lock:
+            if deployment.status not in _ACTIVE_DEPLOYMENT:
+                raise JsonRESTError(
+                    "DeploymentAlreadyCompletedException",
+                    f"The deployment {deployment.deployment_id} has already completed.",
+                )
+            rollback = bool(self._get_param("autoRollbackEnabled"))
+            error = ("MANUAL_STOP", "The deployment was stopped by the user.")
+            _end_deployment(deployment, "Stopped", error, rollback)
+        return _json({"status": "Succeeded", "statusMessage": "The deployment is stopped."})
+
+    _add(CodeDeployResponse, "stop_deployment", stop_deployment)
+
+
+@patch
+def codedeploy_last_deployments() -> None:
+    """GetDeploymentGroup fills in lastAttemptedDeployment and lastSuccessfulDeployment.
+
+    moto answers `{}` for both (a TODO in moto). `execute.sh status` and `rollback`
+    find the group's latest deployment in lastAttemptedDeployment, the documented
+    place (ListDeployments promises no order). CreateDeployment records the
+    attempt; a deployment that succeeds (codedeploy_ecs_deployments_run) records success.
+    """
+    from moto.codedeploy import responses
+    from moto.codedeploy.responses import CodeDeployResponse
+
+    original_create = CodeDeployResponse.create_deployment
+    if getattr(original_create, "bluegreen_patched", False):
+        return
+    original_info = responses._deployment_group_info
+
+    def create_deployment(self: CodeDeployResponse) -> Any:
+        result = original_create(self)
+        deployment = self.codedeploy_backend.deployments[result.result["deploymentId"]]
+        deployment.deployment_group.__dict__["bluegreen_last_attempted"] = deployment
+        return result
+
+    def summary(deployment: Any) -> dict[str, Any]:
+        if deployment is None:
+            return {}
+        return {
+            "deploymentId": deployment.deployment_id,
+            "status": deployment.status,
+            "createTime": deployment.create_time,
+            "endTime": deployment.complete_time,
+        }
+
+    def deployment_group_info(deployment_group: Any) -> dict[str, Any]:
+        info = original_info(deployment_group)
+        for key, attribute in (
+            ("lastAttemptedDeployment", "bluegreen_last_attempted"),
+            ("lastSuccessfulDeployment", "bluegreen_last_successful"),
+        ):
+            if info.get(key) == {}:
+                info[key] = summary(deployment_group.__dict__.get(attribute))
+        return info
+
+    create_deployment.bluegreen_patched = True  # type: ignore[attr-defined]
+    CodeDeployResponse.create_deployment = create_deployment
+    responses._deployment_group_info = deployment_group_info
 
 
 # --- Application Auto Scaling ------------------------------------------------------------
