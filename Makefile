@@ -2,18 +2,26 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean .venv-checkov
 
 $(BIN)/bluegreen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# checkov in its own virtualenv: its pinned dependencies clash with pytest's.
+.venv-checkov: $(CHECKOV_VENV)/bin/checkov
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+	touch $@
+
 demo: $(BIN)/bluegreen  ## render the example and plan it against a local AWS emulator
 	$(BIN)/bluegreen demo examples/hello-world/service.yaml
 
-test: $(BIN)/bluegreen  ## the whole test suite, real terraform and linters included
+test: $(BIN)/bluegreen $(CHECKOV_VENV)/bin/checkov  ## the whole test suite, real terraform and linters included
 	$(BIN)/pytest
 
 lint: $(BIN)/bluegreen
@@ -21,4 +29,4 @@ lint: $(BIN)/bluegreen
 	$(BIN)/ruff format --check generator tests benchmarks
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .demo .pytest_cache

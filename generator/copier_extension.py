@@ -23,12 +23,24 @@ from .schema import service_schema
 from .validate import validate_data
 
 SPEC_KEYS = tuple(service_schema()["properties"])
+# Questions of type str in copier.yml (the others are yaml): Copier parses a string answer
+# to a yaml question as YAML, on every render of an update too, so a service named `on`
+# would become true and the description `Payments: cards` a mapping. Their empty answer
+# stands for an absent field.
+STRING_KEYS = tuple(
+    key for key, field in service_schema()["properties"].items() if field.get("type") == "string"
+)
 _models: dict[str, dict[str, Any]] = {}
+
+
+def copier_data(spec: dict[str, Any]) -> dict[str, Any]:
+    """Spec blocks as Copier data: an absent string field is the empty answer of its str question."""
+    return {key: "" if key in STRING_KEYS and value is None else value for key, value in spec.items()}
 
 
 def spec_from_answers(answers: dict[str, Any]) -> dict[str, Any]:
     """The service.yaml document an answer set stands for; unanswered (null) blocks are absent."""
-    return {key: answers[key] for key in SPEC_KEYS if answers.get(key) is not None}
+    return {key: answers[key] for key in SPEC_KEYS if answers.get(key) not in (None, "")}
 
 
 class ServiceModelHook(ContextHook):

@@ -150,11 +150,9 @@ def deployer_policy(service: str, env: Environment) -> dict[str, Any]:
         _statement(
             "RolesOfThisService",
             [
-                "iam:AttachRolePolicy",
                 "iam:CreateRole",
                 "iam:DeleteRole",
                 "iam:DeleteRolePolicy",
-                "iam:DetachRolePolicy",
                 "iam:GetRole",
                 "iam:GetRolePolicy",
                 "iam:ListAttachedRolePolicies",

@@ -25,7 +25,7 @@ import yaml
 from copier import run_copy, run_update
 from copier.errors import UserMessageError
 
-from .copier_extension import SPEC_KEYS
+from .copier_extension import SPEC_KEYS, copier_data
 from .errors import Problem, SpecError
 from .loader import load_spec
 from .validate import validate
@@ -254,7 +254,7 @@ def _spec_data(spec_file: Path, source: str) -> dict[str, Any]:
         validate(spec)
     except SpecError as error:
         raise SpecError(source, error.problems) from None
-    return {key: spec.data.get(key) for key in SPEC_KEYS}
+    return copier_data({key: spec.data.get(key) for key in SPEC_KEYS})
 
 
 def _status(root: Path) -> list[tuple[str, str]]:

@@ -57,7 +57,10 @@ def load_spec(path: str | Path) -> LoadedSpec:
 
 def parse_spec(text: str, source: str = "service.yaml") -> LoadedSpec:
     """Parse spec text; syntax errors, duplicate keys and non-mapping documents raise SpecError."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:
+        raise SpecError(source, [_unprintable(text, error)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -70,8 +73,12 @@ def parse_spec(text: str, source: str = "service.yaml") -> LoadedSpec:
         reason = error.problem or error.context or "invalid YAML"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise SpecError(source, [Problem(line, column, "", "valid YAML", reason)]) from None
+    except yaml.reader.ReaderError as error:
+        raise SpecError(source, [_unprintable(text, error)]) from None
     except yaml.YAMLError as error:
-        raise SpecError(source, [Problem(None, None, "", "valid YAML", str(error))]) from None
+        raise SpecError(
+            source, [Problem(None, None, "", "valid YAML", " ".join(str(error).split()))]
+        ) from None
     finally:
         loader.dispose()
     if problems:
@@ -81,6 +88,15 @@ def parse_spec(text: str, source: str = "service.yaml") -> LoadedSpec:
         raise SpecError(source, [Problem(line, column, "", "a mapping of service settings", describe(data))])
     spec.data = data
     return spec
+
+
+def _unprintable(text: str, error: yaml.reader.ReaderError) -> Problem:
+    """A character YAML does not allow in a document (a control character), located."""
+    line = text.count("\n", 0, error.position) + 1
+    column = error.position - text.rfind("\n", 0, error.position)
+    return Problem(
+        line, column, "", "valid YAML (printable text)", f"the control character #x{error.character:04X}"
+    )
 
 
 def _construct(
@@ -137,8 +153,11 @@ def _mark(node: yaml.Node) -> Position:
 
 
 def dotted(path: FieldPath) -> str:
-    """`("scaling", "min")` -> `scaling.min`; list indexes as `[0]`."""
+    """`("scaling", "min")` -> `scaling.min`; list indexes as `[0]`, unprintable keys as `['a\\nb']`."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int) or not str(part).isprintable():
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text

@@ -205,6 +205,24 @@ def test_sync_follows_service_yaml_at_the_same_version_and_keeps_edits(template,
     assert {".copier-answers.yml", MAIN_TF} <= set(result.changed)
 
 
+def test_sync_keeps_strings_yaml_would_read_as_something_else(template, tmp_path):
+    """`on` is true to YAML, `Payments: cards` a mapping: Copier asks for these fields as strings."""
+    spec = tmp_path / "service.yaml"
+    spec.write_text(
+        'schema_version: 1\nname: "on"\ndescription: "Payments: cards"\nowner: "yes"\n'
+        "aws: {region: eu-west-1}\napp: {runtime: go, port: 8080}\n"
+    )
+    repo = generate(template, tmp_path / "on", spec, vcs_ref="v1.0.0")
+    replace_once(repo / "service.yaml", 'owner: "yes"\n', "")
+    commit(repo, "no owner")
+
+    sync(repo)
+
+    recorded = answers(repo)
+    assert (recorded["name"], recorded["description"], recorded["owner"]) == ("on", "Payments: cards", "")
+    assert "Owner" not in (repo / "deploy/terraform/environments/production/providers.tf").read_text()
+
+
 def test_sync_turns_a_removed_block_into_null(template, repo, tmp_path):
     spec = repo / "service.yaml"
     text = spec.read_text()

@@ -11,6 +11,7 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "http" {
+  #checkov:skip=CKV_AWS_260:A public web service answers on port 80: it only redirects to HTTPS when the service has a certificate, and serves plain HTTP without one (no dns, or dns.https false)
   security_group_id = aws_security_group.this.id
   description       = var.https ? "HTTP from the internet (redirected to HTTPS)" : "HTTP from the internet"
   cidr_ipv4         = "0.0.0.0/0"
@@ -51,6 +52,7 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 }
 
 resource "aws_lb" "this" {
+  #checkov:skip=CKV2_AWS_28:A WAF web ACL is billed per ACL, rule and request, so it is not a default; associate one where the service needs it
   name                       = var.name
   internal                   = false
   load_balancer_type         = "application"

@@ -1,4 +1,7 @@
-data "aws_partition" "current" {}
+# Partition, region and account of the service, for the ARNs of the hook functions.
+data "aws_arn" "cluster" {
+  arn = var.cluster_arn
+}
 
 locals {
   # CodeDeploy starts each new version in whichever target group is idle, so
@@ -11,6 +14,20 @@ locals {
   alarm_names = concat(
     [for alarm in aws_cloudwatch_metric_alarm.http_5xx : alarm.alarm_name],
     [for alarm in aws_cloudwatch_metric_alarm.p99_latency : alarm.alarm_name],
+  )
+
+  alarm_arns = concat(
+    [for alarm in aws_cloudwatch_metric_alarm.http_5xx : alarm.arn],
+    [for alarm in aws_cloudwatch_metric_alarm.p99_latency : alarm.arn],
+  )
+
+  listener_arns = [var.prod_listener_arn, var.test_listener_arn]
+  # Rules live under their listener, task sets under their service.
+  listener_rule_arns = [for arn in local.listener_arns : "${replace(arn, ":listener/", ":listener-rule/")}/*"]
+  task_set_arns      = "${replace(var.service_arn, ":service/", ":task-set/")}/*"
+  hook_function_arns = format(
+    "arn:%s:lambda:%s:%s:function:%s*",
+    data.aws_arn.cluster.partition, data.aws_arn.cluster.region, data.aws_arn.cluster.account, var.hook_function_prefix,
   )
 }
 
@@ -116,9 +133,86 @@ resource "aws_iam_role" "this" {
   tags = var.tags
 }
 
-resource "aws_iam_role_policy_attachment" "this" {
-  role       = aws_iam_role.this.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSCodeDeployRoleForECS"
+# What AWSCodeDeployRoleForECS allows on every resource of the account, narrowed
+# to this service: its task sets, its listeners, its alarms, its hook functions
+# and its task roles. No S3 or SNS: the AppSpec travels inline and no trigger
+# notifies a topic.
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid = "TaskSetsOfTheService"
+    actions = [
+      "ecs:DeleteTaskSet",
+      "ecs:DescribeServices",
+      "ecs:UpdateServicePrimaryTaskSet",
+    ]
+    resources = [var.service_arn, local.task_set_arns]
+  }
+
+  statement {
+    sid = "NewTaskSetsInTheClusterOnly"
+    # CreateTaskSet has no resource-level permissions: IAM accepts only "*" for
+    # it, so the cluster condition (one service per cluster) scopes it.
+    actions   = ["ecs:CreateTaskSet"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  statement {
+    sid = "ReadListenersAndTargetGroups"
+    # Describe calls of Elastic Load Balancing have no resource-level
+    # permissions: IAM accepts only "*" for them.
+    actions = [
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTargetGroups",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "SwitchTrafficOnTheServiceListeners"
+    actions   = ["elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule"]
+    resources = concat(local.listener_arns, local.listener_rule_arns)
+  }
+
+  dynamic "statement" {
+    for_each = length(local.alarm_arns) == 0 ? [] : [local.alarm_arns]
+
+    content {
+      sid       = "ReadTheDeploymentAlarms"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = statement.value
+    }
+  }
+
+  statement {
+    sid       = "InvokeTheLifecycleHooksOfTheService"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.hook_function_arns]
+  }
+
+  statement {
+    sid       = "PassTheTaskRolesToEcsOnly"
+    actions   = ["iam:PassRole"]
+    resources = var.task_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "blue-green-deployments"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
 }
 
 ################################################################################
@@ -232,5 +326,5 @@ resource "aws_codedeploy_deployment_group" "this" {
   tags = var.tags
 
   # The role must hold its permissions before CodeDeploy checks them.
-  depends_on = [aws_iam_role_policy_attachment.this]
+  depends_on = [aws_iam_role_policy.this]
 }

@@ -23,6 +23,26 @@ variable "service_name" {
   type        = string
 }
 
+variable "cluster_arn" {
+  description = "ARN of the ECS cluster of the service; CodeDeploy may start task sets in it only."
+  type        = string
+}
+
+variable "service_arn" {
+  description = "ARN of the ECS service; CodeDeploy may manage its task sets only."
+  type        = string
+}
+
+variable "task_role_arns" {
+  description = "Roles the service's task definitions name (execution and task role): CodeDeploy passes them to ECS with each new task set."
+  type        = list(string)
+}
+
+variable "hook_function_prefix" {
+  description = "Name prefix of the Lambda functions CodeDeploy may invoke as lifecycle hooks of a deployment."
+  type        = string
+}
+
 variable "prod_listener_arn" {
   description = "Listener of production traffic."
   type        = string

@@ -13,6 +13,11 @@ output "service_name" {
   value       = aws_ecs_service.this.name
 }
 
+output "service_arn" {
+  description = "ARN of the ECS service."
+  value       = aws_ecs_service.this.id
+}
+
 output "task_definition_family" {
   description = "Family of the task definition."
   value       = aws_ecs_task_definition.this.family

@@ -8,6 +8,7 @@ locals {
 }
 
 resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer; the targets are private tasks that accept traffic from its security group only
   for_each = local.target_groups
 
   name                 = each.value
