@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -92,6 +93,13 @@ def test_listener_port(env: MergedEnvironment) -> Iterator[Finding]:
         )
 
 
+def test_listener_networks(env: MergedEnvironment) -> Iterator[Finding]:
+    for index, cidr in enumerate(env.get("deployment", "test_listener_cidrs") or []):
+        network = ipaddress.ip_network(cidr, strict=False)
+        if str(network) != cidr:
+            yield ("deployment", "test_listener_cidrs", index), f"a network address ({network})", cidr
+
+
 def rollback_alarms(env: MergedEnvironment) -> Iterator[Finding]:
     alarms = env.get("deployment", "alarms")
     if env.get("deployment", "auto_rollback", "on_alarms") and all(v is None for v in alarms.values()):
@@ -156,6 +164,7 @@ RULES: tuple[Rule, ...] = (
     task_count,
     strategy_block,
     test_listener_port,
+    test_listener_networks,
     rollback_alarms,
     health_check_timing,
     dns_zone,

@@ -96,6 +96,20 @@ CASES = [
         "one image serves every environment",
     ),
     (
+        "cidr-octet-out-of-range",
+        HEAD + "deployment:\n  test_listener_cidrs:\n    - 10.0.0.0/8\n    - 886.7.928.8/30\n",
+        11,
+        "deployment.test_listener_cidrs[1]",
+        "IPv4 CIDR block",
+    ),
+    (
+        "cidr-host-bits-set",
+        HEAD + "deployment:\n  test_listener_cidrs: [10.1.2.3/16]\n",
+        9,
+        "deployment.test_listener_cidrs[0]",
+        "a network address (10.1.0.0/16)",
+    ),
+    (
         "min-above-max",
         HEAD + "scaling:\n  min: 5\n  max: 3\n",
         10,

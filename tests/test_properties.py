@@ -45,6 +45,9 @@ from tests.support.terraform_tools import init_offline, require_terraform, valid
 
 SETTINGS = {
     "deadline": None,
+    # CI replays the same examples every run (no flaky discoveries there); local runs explore,
+    # and hypothesis keeps what they find in .hypothesis/ to replay it.
+    "derandomize": bool(os.environ.get("CI")),
     "suppress_health_check": [
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
