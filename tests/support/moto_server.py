@@ -148,7 +148,7 @@ def codedeploy_alarm_configuration() -> None:
     """GetDeploymentGroup returns the alarm configuration it was given.
 
     moto stores the alarmConfiguration of CreateDeploymentGroup but answers
-    `"alarmConfiguration": {}` (a TODO in moto): the provider then reads the
+    `"alarmConfiguration": {}` (left unimplemented in moto): the provider then reads the
     group's rollback alarms as gone, and every plan after apply wants to add them
     back, so "a second plan shows no changes" could never hold.
     """
@@ -444,7 +444,7 @@ def codedeploy_stop_deployment() -> None:
 def codedeploy_last_deployments() -> None:
     """GetDeploymentGroup fills in lastAttemptedDeployment and lastSuccessfulDeployment.
 
-    moto answers `{}` for both (a TODO in moto). `execute.sh status` and `rollback`
+    moto answers `{}` for both (left unimplemented in moto). `execute.sh status` and `rollback`
     find the group's latest deployment in lastAttemptedDeployment, the documented
     place (ListDeployments promises no order). CreateDeployment records the
     attempt; a deployment that succeeds (codedeploy_ecs_deployments_run) records success.
