@@ -70,6 +70,9 @@ PLUGIN_DIR_CANDIDATES = (
     "/usr/local/share/terraform/plugins",
     "/usr/share/terraform/plugins",
 )
+# Elsewhere a mirror may sit a few levels down (e.g. /root/.terraform.d/plugins).
+MIRROR_SEARCH_ROOTS = ("/opt", "/usr/local/share", "/usr/share", "/root")
+MIRROR_SEARCH_DEPTH = 3
 EMULATOR_ENV = {
     # AWS managed policies (AmazonECSTaskExecutionRolePolicy, AWSCodeDeployRoleForECS) exist.
     "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
@@ -123,15 +126,41 @@ def find_plugin_dir() -> Path | None:
     explicit = os.environ.get("TF_PLUGIN_DIR")
     if explicit:
         path = Path(explicit).expanduser()
-        if not (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        if not _is_mirror(path):
             raise SandboxError(
                 f"$TF_PLUGIN_DIR={explicit} holds no registry.terraform.io/hashicorp/aws provider"
             )
         return path
     for candidate in PLUGIN_DIR_CANDIDATES:
         path = Path(candidate).expanduser()
-        if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        if _is_mirror(path):
             return path
+    for root in MIRROR_SEARCH_ROOTS:
+        found = _find_mirror(Path(root), MIRROR_SEARCH_DEPTH)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_mirror(path: Path) -> bool:
+    return (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir()
+
+
+def _find_mirror(root: Path, depth: int) -> Path | None:
+    """Breadth-first: the shallowest folder under `root` (itself included) that is a mirror."""
+    level = [root]
+    for _ in range(depth + 1):
+        next_level = []
+        for folder in sorted(level):
+            if _is_mirror(folder):
+                return folder
+            try:
+                next_level += [
+                    child for child in folder.iterdir() if child.is_dir() and not child.is_symlink()
+                ]
+            except OSError:
+                continue
+        level = next_level
     return None
 
 

@@ -14,23 +14,14 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-PROVIDER_PATH = Path("registry.terraform.io", "hashicorp", "aws")
-MIRROR_SEARCH_ROOTS = ("/opt", "/usr/local/share", "/usr/share", "/root")
-# Deep enough for /root/.terraform.d/plugins/registry.terraform.io/hashicorp/aws.
-MIRROR_SEARCH_DEPTH = 3
+from generator import sandbox
 
-HOW_TO_GET_TERRAFORM = (
-    "Install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) and put it on PATH, "
-    "or set $TERRAFORM to the binary."
-)
 HOW_TO_GET_PROVIDER = (
     "Set $TF_PLUGIN_DIR to a provider mirror: a folder holding "
     "registry.terraform.io/hashicorp/aws/<5.x version>/<os>_<arch>/terraform-provider-aws_*. "
@@ -45,56 +36,23 @@ class ToolMissing(RuntimeError):
 
 @functools.cache
 def terraform_binary() -> str:
-    """Path of the terraform binary: $TERRAFORM, then PATH."""
-    explicit = os.environ.get("TERRAFORM")
-    if explicit:
-        found = shutil.which(explicit)
-        if not found:
-            raise ToolMissing(f"$TERRAFORM={explicit} is not an executable. {HOW_TO_GET_TERRAFORM}")
-        return found
-    found = shutil.which("terraform")
-    if not found:
-        raise ToolMissing(f"terraform is not on PATH. {HOW_TO_GET_TERRAFORM}")
-    return found
-
-
-def _is_mirror(path: Path) -> bool:
-    return (path / PROVIDER_PATH).is_dir()
+    """Path of the terraform binary: $TERRAFORM, then PATH (sandbox.find_terraform)."""
+    try:
+        return sandbox.find_terraform()
+    except sandbox.SandboxError as error:
+        raise ToolMissing(str(error)) from None
 
 
 @functools.cache
 def plugin_dir() -> Path:
-    """The provider mirror: $TF_PLUGIN_DIR, then the first one found under the usual roots."""
-    explicit = os.environ.get("TF_PLUGIN_DIR")
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not _is_mirror(path):
-            raise ToolMissing(f"$TF_PLUGIN_DIR={explicit} holds no {PROVIDER_PATH}. {HOW_TO_GET_PROVIDER}")
-        return path
-    for root in MIRROR_SEARCH_ROOTS:
-        found = _find_mirror(Path(root), MIRROR_SEARCH_DEPTH)
-        if found is not None:
-            return found
-    searched = ", ".join(MIRROR_SEARCH_ROOTS)
-    raise ToolMissing(f"No hashicorp/aws provider mirror under {searched}. {HOW_TO_GET_PROVIDER}")
-
-
-def _find_mirror(root: Path, depth: int) -> Path | None:
-    """Breadth-first: the shallowest folder under `root` (itself included) that is a mirror."""
-    level = [root]
-    for _ in range(depth + 1):
-        next_level = []
-        for folder in sorted(level):
-            if _is_mirror(folder):
-                return folder
-            try:
-                next_level += [
-                    child for child in folder.iterdir() if child.is_dir() and not child.is_symlink()
-                ]
-            except OSError:
-                continue
-        level = next_level
-    return None
+    """The provider mirror (sandbox.find_plugin_dir); tests need one, they never download."""
+    try:
+        found = sandbox.find_plugin_dir()
+    except sandbox.SandboxError as error:
+        raise ToolMissing(f"{error}. {HOW_TO_GET_PROVIDER}") from None
+    if found is None:
+        raise ToolMissing(f"No hashicorp/aws provider mirror on this machine. {HOW_TO_GET_PROVIDER}")
+    return found
 
 
 def require_terraform() -> tuple[str, Path]:
@@ -106,14 +64,9 @@ def require_terraform() -> tuple[str, Path]:
 
 
 def terraform_env() -> dict[str, str]:
-    """Non-interactive terraform that never talks to a real AWS account or checkpoint."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    cli_config = env.get("TF_CLI_CONFIG_FILE")
-    if cli_config and not Path(cli_config).expanduser().is_file():
-        # terraform would warn about the missing file on every call.
-        del env["TF_CLI_CONFIG_FILE"]
+    """sandbox.terraform_env, with no plugin cache: init links the mirror's provider instead."""
+    env = sandbox.terraform_env()
     env.pop("TF_PLUGIN_CACHE_DIR", None)
-    env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"})
     return env
 
 
