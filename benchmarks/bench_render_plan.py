@@ -24,8 +24,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from generator import sandbox  # noqa: E402
-from generator.validate import validate_file  # noqa: E402
+from bluegreen.emulator import sandbox  # noqa: E402
+from bluegreen.validate import validate_file  # noqa: E402
 
 
 def _seconds(times: list[float]) -> str:
@@ -42,7 +42,7 @@ def main() -> int:
     args = parser.parse_args()
     model = validate_file(args.spec)
     bluegreen = Path(sys.executable).parent / "bluegreen"
-    command = [str(bluegreen)] if bluegreen.exists() else [sys.executable, "-m", "generator.cli"]
+    command = [str(bluegreen)] if bluegreen.exists() else [sys.executable, "-m", "bluegreen.cli"]
 
     with tempfile.TemporaryDirectory(prefix="bluegreen-bench-") as scratch:
         renders, repos = [], []

@@ -9,52 +9,29 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import SpecError
+from .errors import EXIT_FAILED, BluegreenError
 from .explain import explain
-from .sandbox import SandboxError
 from .schema import schema_text
 from .validate import validate_file
 
 # Copier (and what it pulls in) takes most of a second to import: only the commands
 # that render load it, so `validate`, `explain` and `schema` answer at once.
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK = 0
 EXIT_TEMPLATE_OUTDATED = 3  # `check`: nothing drifted, but a newer template version exists
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; problems with the input exit 2 with one line each."""
+    """Run one subcommand. A BluegreenError prints its lines and exits with its code; anything
+    else is a bug and keeps its traceback."""
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except SpecError as error:
+    except BluegreenError as error:
         print(error, file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return error.exit_code
     except KeyboardInterrupt:
         return 130
-    except Exception as error:
-        message = _failure(error)
-        if message is None:
-            raise  # a bug: keep its traceback
-        print(f"bluegreen: {message}", file=sys.stderr)
-        return EXIT_FAILED
-
-
-def _failure(error: Exception) -> str | None:
-    """One line for a failure the user can act on (tools, templates, files); None for anything else."""
-    copier_errors = sys.modules.get("copier.errors")
-    jinja_errors = sys.modules.get("jinja2.exceptions")
-    if copier_errors and isinstance(error, copier_errors.CopierError):
-        return f"copier: {error}"
-    if jinja_errors and isinstance(error, jinja_errors.TemplateError):
-        return f"template error: {error}"
-    if isinstance(error, SandboxError):
-        return str(error)
-    if isinstance(error, ModuleNotFoundError):
-        return f"{error.name} is missing: pip install 'bluegreen[demo]'"
-    if isinstance(error, OSError):
-        return f"{error.filename or ''}: {error.strerror or error}"
-    return None
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -73,7 +50,7 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .sandbox import run_demo
+    from .demo import run_demo
 
     dest = Path(args.workdir) / validate_file(args.file).name
     if dest.exists():

@@ -14,8 +14,10 @@ import yaml
 from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
 from jinja2 import Environment
+from packaging.version import Version
 
-from .errors import SpecError
+from . import __version__
+from .errors import SpecError, TemplateVersionError
 from .hcl import FILTERS as HCL_FILTERS
 from .iam import deployer_policy, deployer_trust_policy
 from .migrations import MigrationError, migrate_data
@@ -31,6 +33,45 @@ STRING_KEYS = tuple(
     key for key, field in service_schema()["properties"].items() if field.get("type") == "string"
 )
 _models: dict[str, dict[str, Any]] = {}
+
+
+class TemplateNeedsNewerBluegreen(TemplateVersionError, UserMessageError):
+    """The template's bluegreen_min_version is above the installed bluegreen. A UserMessageError
+    too, so plain `copier copy`/`update` prints the one line instead of a traceback."""
+
+
+def require_version(minimum: str | None, installed: str = __version__) -> None:
+    """Refuse a template that needs a newer bluegreen, with the upgrade command."""
+    if minimum and Version(str(minimum)) > Version(installed):
+        raise TemplateNeedsNewerBluegreen(
+            f"this template needs bluegreen >= {minimum}, but bluegreen {installed} is installed: "
+            f"upgrade with `pip install --upgrade 'bluegreen>={minimum}'` "
+            f"(pipx: `pipx inject --force copier 'bluegreen>={minimum}'`)"
+        )
+
+
+def is_remote(source: str) -> bool:
+    """A template source another machine can reach: a URL or an scp-style git address."""
+    return "://" in source or source.startswith("git@")
+
+
+def recorded_answers(answers: dict[str, Any], template_url: str, version: str = __version__) -> str:
+    """.copier-answers.yml as YAML, in the order of the answers (the spec's order: sorting
+    would make Copier render its merge base differently from the committed files).
+
+    A template rendered from a local folder (the one bundled with bluegreen, a checkout)
+    is recorded as `template_url`, so `copier update` reaches its releases from anywhere; a
+    folder that is no git repository (the bundled template) is release `v<bluegreen version>`.
+    """
+    record = dict(answers)
+    if not is_remote(str(record.get("_src_path", ""))):
+        record["_src_path"] = template_url
+        record.setdefault("_commit", f"v{version}")
+    ordered = {key: record[key] for key in ("_commit", "_src_path") if key in record}
+    ordered.update((key, value) for key, value in record.items() if key not in ordered)
+    return yaml.safe_dump(
+        ordered, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000
+    )
 
 
 def copier_data(spec: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +94,7 @@ class ServiceModelHook(ContextHook):
         environment.filters.update(HCL_FILTERS)
 
     def hook(self, context: dict[str, Any]) -> None:
+        require_version(context.get("bluegreen_min_version"))
         if context.get("_copier_phase") != "render":
             return  # questions are still being asked: the model needs every answer
         spec = spec_from_answers(context)
@@ -79,3 +121,6 @@ class ServiceModelHook(ContextHook):
                 },
             }
         context.update(_models[cache_key])
+        context["answers_yaml"] = recorded_answers(
+            dict(context["_copier_answers"]), str(context.get("template_url") or "")
+        )

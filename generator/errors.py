@@ -1,4 +1,9 @@
-"""Problems found in a service.yaml, and the error that carries them."""
+"""bluegreen's errors: one base class carrying the exit code, a subclass per kind of failure.
+
+The CLI prints `str(error)` of any BluegreenError and exits with its `exit_code`; anything
+else is a bug and keeps its traceback. Errors of the tools bluegreen drives (Copier, Jinja,
+git, terraform) are wrapped into these where they are raised.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +26,51 @@ class Problem:
         return f"{where}: {self.path or '(document)'}: expected {self.expected}, found {self.found}"
 
 
-class SpecError(Exception):
-    """A spec that cannot be used; `problems` says why, one line each."""
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class BluegreenError(Exception):
+    """A failure the user can act on; the message is complete, one line per problem."""
+
+    exit_code = EXIT_FAILED
+
+
+class SpecError(BluegreenError):
+    """Input that cannot be used (a spec, an answers file, a path); `problems` says why, one line each."""
+
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = sorted(set(problems), key=_sort_key)
         super().__init__("\n".join(p.format(source) for p in self.problems))
+
+
+class UsageError(BluegreenError):
+    """A command line that cannot be carried out as given (a bad option value, a missing ref)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __str__(self) -> str:
+        return f"bluegreen: {super().__str__()}"
+
+
+class RepositoryError(SpecError):
+    """A generated repository in a state the command cannot work on (not git, dirty, no answers)."""
+
+
+class ToolError(BluegreenError):
+    """A tool bluegreen drives (Copier, git, terraform, the emulator) or the template failed."""
+
+    def __str__(self) -> str:
+        return f"bluegreen: {super().__str__()}"
+
+
+class TemplateVersionError(ToolError):
+    """The template needs a newer bluegreen than the one installed."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 def _sort_key(problem: Problem) -> tuple[int, int, str, str]:

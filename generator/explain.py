@@ -163,7 +163,7 @@ class PriceTable:
 @cache
 def load_prices() -> PriceTable:
     """The price table shipped with bluegreen."""
-    data = json.loads(resources.files("generator").joinpath(PRICES_FILE).read_text(encoding="utf-8"))
+    data = json.loads(resources.files("bluegreen").joinpath(PRICES_FILE).read_text(encoding="utf-8"))
     regions = {
         name: RegionPrices(
             {arch: FargateRate(**rate) for arch, rate in entry["fargate"].items()},

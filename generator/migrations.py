@@ -7,14 +7,12 @@ the format bumps the `schema_version` const of schema/service.schema.json and ad
 key, set a scalar, delete an entry), so the comments and layout of the user's file
 survive; `Document.replace` rewrites the whole document when nothing finer fits.
 
-Copier runs this file before it renders a newer template version (the `_migrations`
-entry of copier.yml), from the checkout of that template version, on the
+Copier runs this module (`python -m bluegreen.migrations`, the `_migrations` entry of
+copier.yml) before it renders a newer template version, with the installed bluegreen
+(at least the template's bluegreen_min_version), on the
 destination's service.yaml and .copier-answers.yml; Copier then reads the migrated
 answers. The Jinja hook migrates older answers in memory (`migrate_data`), so Copier
 can still render the previous template version for its three-way merge.
-
-Standalone on purpose: only the standard library and PyYAML, so
-`python -P generator/migrations.py` runs from any template checkout.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ from typing import Any
 
 import yaml
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "service.schema.json"
+from .resources import schema_file
 
 KeyPath = tuple[str, ...]
 
@@ -158,7 +156,7 @@ STEPS: dict[int, Step] = {}
 @cache
 def current_version() -> int:
     """The schema_version this bluegreen (or this template checkout) writes."""
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    schema = json.loads(schema_file().read_text(encoding="utf-8"))
     return int(schema["properties"]["schema_version"]["const"])
 
 

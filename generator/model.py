@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import __version__
 from .loader import FieldPath
 
 DEFAULT_ENVIRONMENTS = {"production": {}}
@@ -296,6 +297,10 @@ class ServiceModel:
     port: int
     aws_auth: str
     deploy_branch: str
+    # What the pipeline's check job installs (pip requirement), by default exactly the
+    # bluegreen that renders, and from which index (None: pip's default).
+    bluegreen_package: str
+    pip_index_url: str | None
     destroy: str
     docker_platform: str
     # How long deploy/execute.sh waits for a deployment: the slowest environment plus a margin.
@@ -326,6 +331,8 @@ def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> S
         port=defaulted["app"]["port"],
         aws_auth=ci["aws_auth"],
         deploy_branch=ci["deploy_branch"],
+        bluegreen_package=ci.get("bluegreen_package") or f"bluegreen=={__version__}",
+        pip_index_url=ci.get("pip_index_url"),
         destroy=ci["destroy"],
         docker_platform=DOCKER_PLATFORMS[merged[0].spec["compute"]["architecture"]],
         deploy_timeout_minutes=slowest + DEPLOY_MARGIN_MINUTES,

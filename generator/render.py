@@ -2,28 +2,64 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from copier import run_copy
+import copier
+from copier.errors import CopierError
+from jinja2 import TemplateError
+from plumbum import ProcessExecutionError
 
-from .errors import Problem, SpecError
+from .copier_extension import is_remote
+from .errors import BluegreenError, Problem, SpecError, ToolError
 from .loader import load_spec
+from .resources import template_root
 from .validate import validate
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def template_source(explicit: str | None = None) -> str:
-    """The Copier template: --template, then $BLUEGREEN_TEMPLATE, then this checkout."""
-    source = explicit or os.environ.get("BLUEGREEN_TEMPLATE") or str(PROJECT_ROOT)
-    if "://" not in source and not source.startswith("git@") and not (Path(source) / "copier.yml").is_file():
+    """The Copier template: --template, then $BLUEGREEN_TEMPLATE, then the template that
+    ships with this bluegreen (a git URL or a folder each)."""
+    source = explicit or os.environ.get("BLUEGREEN_TEMPLATE") or str(template_root())
+    if not is_remote(source) and not (Path(source) / "copier.yml").is_file():
         raise SpecError(
             source, [Problem(None, None, "template", "a Copier template (copier.yml)", "none there")]
         )
     return source
+
+
+@contextlib.contextmanager
+def copier_errors(source: str) -> Iterator[None]:
+    """Copier's, Jinja's and git's failures while rendering `source`, as one-line ToolErrors."""
+    try:
+        yield
+    except BluegreenError:
+        raise
+    except CopierError as error:
+        raise ToolError(f"copier ({source}): {error}") from None
+    except TemplateError as error:
+        raise ToolError(f"template error ({source}): {error}") from None
+    except ProcessExecutionError as error:
+        detail = (error.stderr or error.stdout or "").strip().splitlines()
+        raise ToolError(
+            f"git failed for template {source}: {detail[-1] if detail else f'exit {error.retcode}'}"
+        ) from None
+
+
+def run_copy(source: str, destination: Path, **options: object) -> None:
+    """copier.run_copy with bluegreen's settings and errors."""
+    with copier_errors(source):
+        copier.run_copy(source, destination, defaults=True, unsafe=True, quiet=True, **options)
+
+
+def run_update(repo: Path, source: str, **options: object) -> None:
+    """copier.run_update with bluegreen's settings and errors."""
+    with copier_errors(source):
+        copier.run_update(repo, defaults=True, unsafe=True, quiet=True, overwrite=True, **options)
 
 
 def render_new(
@@ -45,7 +81,7 @@ def render_new(
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        run_copy(source, staging, data=spec.data, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
+        run_copy(source, staging, data=spec.data, vcs_ref=vcs_ref)
         # Keep the spec exactly as the user wrote it, comments included.
         shutil.copyfile(spec_path, staging / "service.yaml")
         if dest.exists():

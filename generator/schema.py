@@ -6,8 +6,6 @@ import copy
 import difflib
 import json
 from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -15,8 +13,7 @@ from jsonschema.exceptions import ValidationError
 
 from .errors import Problem, describe
 from .loader import FieldPath, LoadedSpec, dotted
-
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "service.schema.json"
+from .resources import schema_file
 
 _JSON_TYPES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer"}
 _COUNTED = {
@@ -49,9 +46,7 @@ _JSON_TYPES |= {"number": "a number", "boolean": "true or false", "null": "null"
 @cache
 def schema_text() -> str:
     """The schema exactly as shipped."""
-    if SCHEMA_FILE.is_file():
-        return SCHEMA_FILE.read_text(encoding="utf-8")
-    return resources.files("generator").joinpath("service.schema.json").read_text(encoding="utf-8")
+    return schema_file().read_text(encoding="utf-8")
 
 
 @cache

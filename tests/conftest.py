@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from generator import sandbox
+from bluegreen.emulator import sandbox
 
 
 @pytest.fixture(scope="session")

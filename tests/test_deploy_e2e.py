@@ -19,7 +19,7 @@ does. Then the REAL deploy/execute.sh runs, with:
 - a PATH of links to just the tools the script needs, so that nothing of the
   machine's (its own aws or docker) is used and a test can leave one out.
 
-moto's CodeDeploy runs no deployment; the patches of tests/support/moto_server.py
+moto's CodeDeploy runs no deployment; the patches of bluegreen.emulator.moto_patches
 (codedeploy_ecs_deployments_run, codedeploy_stop_deployment,
 codedeploy_last_deployments) make each GetDeployment move a deployment one step
 and, on success, switch the ECS service and the listeners as CodeDeploy does.
@@ -46,10 +46,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bluegreen.emulator import sandbox
+from bluegreen.model import Environment
+from bluegreen.validate import validate_file
 
-from generator import sandbox
-from generator.model import Environment
-from generator.validate import validate_file
 from tests.support.rendering import SPECS, rendered
 from tests.support.template_repo import PROJECT_ROOT
 

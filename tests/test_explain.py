@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from generator.cli import main
-from generator.errors import SpecError
-from generator.explain import (
+from bluegreen.cli import main
+from bluegreen.errors import SpecError
+from bluegreen.explain import (
     ALB_BASELINE_LCU,
     FALLBACK_REGION,
     HOURS_PER_MONTH,
@@ -17,8 +16,9 @@ from generator.explain import (
     load_prices,
     traffic_shift_steps,
 )
-from generator.loader import parse_spec
-from generator.validate import validate, validate_file
+from bluegreen.loader import parse_spec
+from bluegreen.validate import validate, validate_file
+
 from tests.support.template_repo import PROJECT_ROOT
 
 FULL = PROJECT_ROOT / "tests" / "specs" / "full.yaml"

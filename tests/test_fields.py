@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from generator.cli import main
+from bluegreen.cli import main
 
 BASE: dict[str, Any] = {
     "schema_version": 1,
@@ -270,6 +269,26 @@ FIELDS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ),
     ("ci.destroy", {"ci": {"destroy": "disabled"}}, {"ci": {"destroy": "auto"}}, "one of"),
     (
+        "ci.bluegreen_package",
+        {
+            "ci": {
+                "bluegreen_package": "bluegreen @ git+https://gitlab.example.com/platform/bluegreen.git@v0.2.0"
+            }
+        },
+        {"ci": {"bluegreen_package": "bluegreen @ git+file:///home/me/bluegreen"}},
+        "pip requirement",
+    ),
+    (
+        "ci.pip_index_url",
+        {
+            "ci": {
+                "pip_index_url": "https://gitlab-ci-token:${CI_JOB_TOKEN}@gitlab.example.com/api/v4/groups/7/-/packages/pypi/simple"
+            }
+        },
+        {"ci": {"pip_index_url": "http://pypi.internal/simple"}},
+        "https URL",
+    ),
+    (
         "state.bucket",
         {"state": {"bucket": "tf-state", "lock_table": "locks"}},
         {"state": {"bucket": "TF", "lock_table": "locks"}},
@@ -361,7 +380,7 @@ def test_invalid_value_is_reported_at_its_line(tmp_path, capsys, path, valid, in
 
 def test_every_schema_field_has_a_case():
     """The table above covers every property of the schema, nested blocks included."""
-    from generator.schema import service_schema
+    from bluegreen.schema import service_schema
 
     schema = service_schema()
     paths = [case[0] for case in FIELDS]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from bluegreen.validate import validate_file
 
-from generator.validate import validate_file
 from tests.support.rendering import SPECS, rendered, spec_id
 
 BIN = Path(sys.executable).parent
@@ -132,7 +132,7 @@ def test_dockerfile_per_runtime():
 
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_readme_explains_the_repository(spec):
-    from generator.iam import deployer_policy
+    from bluegreen.iam import deployer_policy
 
     model = validate_file(spec)
     readme = (rendered(spec) / "README.md").read_text()

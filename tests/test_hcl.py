@@ -1,6 +1,6 @@
 """HCL literals written into the generated Terraform."""
 
-from generator.hcl import hcl, hcl_key, hcl_key_width
+from bluegreen.hcl import hcl, hcl_key, hcl_key_width
 
 
 def test_literals():

@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
+from bluegreen.iam import deployer_policy, deployer_trust_policy
+from bluegreen.validate import validate_file
 
-from generator.iam import deployer_policy, deployer_trust_policy
-from generator.validate import validate_file
 from tests.support.rendering import SPECS, spec_id
 from tests.support.template_repo import PROJECT_ROOT
 

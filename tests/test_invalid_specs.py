@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from generator.cli import main
+from bluegreen.cli import main
 
 HEAD = """\
 schema_version: 1
@@ -379,7 +378,7 @@ def test_console_script_never_prints_a_traceback(tmp_path):
     file = tmp_path / "service.yaml"
     file.write_text("name: [\n")
     result = subprocess.run(
-        [sys.executable, "-m", "generator.cli", "new", str(file), str(tmp_path / "out")],
+        [sys.executable, "-m", "bluegreen.cli", "new", str(file), str(tmp_path / "out")],
         capture_output=True,
         text=True,
         check=False,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from bluegreen.loader import parse_spec
+from bluegreen.model import ALL_AT_ONCE_CONFIG, NAME_LIMITS, resource_names
+from bluegreen.validate import validate, validate_file
 
-from generator.loader import parse_spec
-from generator.model import ALL_AT_ONCE_CONFIG, NAME_LIMITS, resource_names
-from generator.validate import validate, validate_file
 from tests.support.template_repo import PROJECT_ROOT
 
 HEAD = """\

@@ -32,14 +32,14 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from bluegreen.cli import main
+from bluegreen.loader import load_spec
+from bluegreen.render import render_new
+from bluegreen.schema import schema_problems, service_schema
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from generator.cli import main
-from generator.loader import load_spec
-from generator.render import render_new
-from generator.schema import schema_problems, service_schema
 from tests.support.rendering import SPECS
 from tests.support.terraform_tools import init_offline, require_terraform, validate_json
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from bluegreen.cli import main
+from bluegreen.schema import service_schema
 
-from generator.cli import main
-from generator.schema import service_schema
 from tests.support.template_repo import PROJECT_ROOT, make_template_repo
+from tests.support.template_repo import url as template_url
 
 SPECS = [
     *sorted((PROJECT_ROOT / "tests/specs").glob("*.yaml")),
@@ -39,7 +40,7 @@ def copier_copy(template: Path, spec: Path, dest: Path) -> subprocess.CompletedP
             "--quiet",
             "--data-file",
             str(spec),
-            str(template),
+            template_url(template),
             str(dest),
         ],
         capture_output=True,
@@ -50,7 +51,7 @@ def copier_copy(template: Path, spec: Path, dest: Path) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem if p.stem != "service" else p.parent.name)
 def test_bluegreen_new_and_copier_copy_agree(template, tmp_path, spec):
-    assert main(["new", str(spec), str(tmp_path / "new"), "--template", str(template)]) == 0
+    assert main(["new", str(spec), str(tmp_path / "new"), "--template", template_url(template)]) == 0
     result = copier_copy(template, spec, tmp_path / "copied")
     assert result.returncode == 0, result.stderr
     new, copied = tree(tmp_path / "new"), tree(tmp_path / "copied")
@@ -78,17 +79,23 @@ def test_copier_rejects_what_bluegreen_rejects(template, tmp_path, capsys):
 
 
 def test_copier_questions_are_the_spec_blocks():
+    """Every asked question is a spec block; the others are template settings (when: false)."""
+    config = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
     questions = [
-        key for key in yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text()) if not key.startswith("_")
+        key for key, value in config.items() if not key.startswith("_") and value.get("when") is not False
     ]
     assert questions == list(service_schema()["properties"])
+    settings = {
+        key for key, value in config.items() if not key.startswith("_") and value.get("when") is False
+    }
+    assert settings == {"bluegreen_min_version", "template_url"}
 
 
 def test_answers_file_records_template_and_spec(template, tmp_path):
     spec = PROJECT_ROOT / "tests/specs/minimal.yaml"
-    assert main(["new", str(spec), str(tmp_path / "out"), "--template", str(template)]) == 0
+    assert main(["new", str(spec), str(tmp_path / "out"), "--template", template_url(template)]) == 0
     answers = yaml.safe_load((tmp_path / "out/.copier-answers.yml").read_text())
-    assert answers["_src_path"] == str(template)
+    assert answers["_src_path"] == template_url(template)
     assert answers["_commit"] == "v1.0.0"
     assert answers["name"] == "minimal" and answers["app"] == {"runtime": "python", "port": 8000}
 
@@ -105,8 +112,8 @@ def test_new_refuses_a_non_empty_destination(tmp_path, capsys):
 def test_new_fills_an_empty_destination_and_creates_parents(template, tmp_path):
     (tmp_path / "empty").mkdir()
     spec = str(PROJECT_ROOT / "tests/specs/minimal.yaml")
-    assert main(["new", spec, str(tmp_path / "empty"), "--template", str(template)]) == 0
-    assert main(["new", spec, str(tmp_path / "a/b/c"), "--template", str(template)]) == 0
+    assert main(["new", spec, str(tmp_path / "empty"), "--template", template_url(template)]) == 0
+    assert main(["new", spec, str(tmp_path / "a/b/c"), "--template", template_url(template)]) == 0
     assert (tmp_path / "empty/service.yaml").is_file() and (tmp_path / "a/b/c/service.yaml").is_file()
     assert not [p for p in tmp_path.rglob(".*") if p.name.startswith((".empty.", ".c."))]
 

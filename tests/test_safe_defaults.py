@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bluegreen.render import render_new
+from bluegreen.validate import validate_file
 
-from generator.render import render_new
-from generator.validate import validate_file
 from tests.support.rendering import SPECS, rendered, spec_id
 from tests.support.template_repo import PROJECT_ROOT
 from tests.support.terraform_tools import init_offline, run_terraform

@@ -20,7 +20,7 @@ It runs on the patched emulator (tests/support/moto_server.py documents each
 patch). pytest-terraform is not used: its fixtures apply static Terraform
 directories kept under tests/, while this root is rendered by the test, needs
 the emulator seeded and an override file written before init, and the test
-needs to act between apply and destroy. generator.sandbox.terraform runs the
+needs to act between apply and destroy. bluegreen.emulator.sandbox.terraform runs the
 real binary instead. The provider's own fixed waits (load balancer about 60 s,
 Route53 records 10 to 30 s each) make this the slow test: about 2 to 3 minutes.
 """
@@ -34,11 +34,11 @@ from typing import Any
 
 import pytest
 import yaml
+from bluegreen.emulator import sandbox
+from bluegreen.model import Environment
+from bluegreen.render import render_new
+from bluegreen.validate import validate_file
 
-from generator import sandbox
-from generator.model import Environment
-from generator.render import render_new
-from generator.validate import validate_file
 from tests.support.template_repo import PROJECT_ROOT
 
 pytestmark = pytest.mark.terraform

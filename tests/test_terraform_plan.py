@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bluegreen.emulator import sandbox
+from bluegreen.model import ALL_AT_ONCE_CONFIG, Environment
+from bluegreen.validate import validate_file
 
-from generator import sandbox
-from generator.model import ALL_AT_ONCE_CONFIG, Environment
-from generator.validate import validate_file
 from tests.support.rendering import SPECS, spec_id
 
 pytestmark = pytest.mark.terraform

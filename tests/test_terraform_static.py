@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bluegreen.cli import main
+from bluegreen.validate import validate_file
 
-from generator.cli import main
-from generator.validate import validate_file
 from tests.support.template_repo import PROJECT_ROOT
 from tests.support.terraform_tools import init_offline, require_terraform, run_terraform, validate_json
 

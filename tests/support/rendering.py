@@ -8,7 +8,8 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from generator.render import render_new
+from bluegreen.render import render_new
+
 from tests.support.template_repo import PROJECT_ROOT
 
 SPECS = [

@@ -40,3 +40,10 @@ def make_template_repo(destination: Path, tag: str | None = "v1.0.0") -> Path:
     if tag:
         git(destination, "tag", tag)
     return destination
+
+
+def url(repo: Path) -> str:
+    """How a user reaches a template repository: a git URL (`git+file://` for a local work tree;
+    Copier takes a plain `file://` URL only for a bare `*.git` repository), never a bare path,
+    which Copier would record as a path of this machine."""
+    return "git+" + repo.as_uri()

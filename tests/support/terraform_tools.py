@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from generator import sandbox
+from bluegreen.emulator import sandbox
 
 HOW_TO_GET_PROVIDER = (
     "Set $TF_PLUGIN_DIR to a provider mirror: a folder holding "

@@ -1,9 +1,9 @@
 """moto in server mode, with the few fixes `terraform apply` and `deploy/execute.sh` need.
 
-    python tests/support/moto_server.py --host 127.0.0.1 --port 5000 [--log-actions]
+    python -m bluegreen.emulator.moto_patches --host 127.0.0.1 --port 5000 [--log-actions]
 
 Starts exactly what `python -m moto.server -H HOST -p PORT` starts, after applying
-the patches below. generator.sandbox.Emulator(patched=True) runs this file.
+the patches below. bluegreen.emulator.sandbox.Emulator(patched=True) runs this module.
 
 Each patch fills one gap of moto 5.2 that the hashicorp/aws 5.x provider runs
 into while creating, reading back, changing or deleting the generated resources

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ToolError
+
 if TYPE_CHECKING:
-    from .model import Environment, ServiceModel
+    from ..model import Environment, ServiceModel
 
 # moto's default account: requests signed with an access key moto does not know land here.
 EMULATOR_ACCOUNT_ID = "123456789012"
@@ -81,10 +83,11 @@ EMULATOR_ENV = {
     # The ~1000 default AMIs are not needed and slow the first EC2 call of every account.
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
-LAUNCHER_HINT = "tests/support/moto_server.py"
+# moto.server after the patches of bluegreen.emulator.moto_patches.
+PATCHED_SERVER = "bluegreen.emulator.moto_patches"
 
 
-class SandboxError(RuntimeError):
+class SandboxError(ToolError):
     """The emulator or terraform could not do what was asked; the message says why."""
 
 
@@ -318,9 +321,10 @@ class Emulator:
     The server always stops when the block ends, on errors and on Ctrl-C too; on
     Linux it also dies with the Python process that started it, should that one be
     killed outright. The server's request log goes to `log_path` when given (see
-    log_text() otherwise). `patched=True` starts it through the test launcher
-    (tests/support/moto_server.py), which first patches the gaps of moto that
-    `terraform apply` runs into; pass `launcher=` to use another such script.
+    log_text() otherwise). `patched=True` starts it through
+    bluegreen.emulator.moto_patches, which first patches the gaps of moto that
+    `terraform apply` and deploy/execute.sh run into; pass `launcher=` to use
+    another such script or module.
     """
 
     def __init__(
@@ -350,7 +354,7 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def _command(self, port: int) -> list[str]:
-        entry = str(self.launcher or _default_launcher()) if self.patched else "moto.server"
+        entry = str(self.launcher or PATCHED_SERVER) if self.patched else "moto.server"
         return [sys.executable, "-c", _BOOT, str(os.getpid()), entry, "-H", self.host, "-p", str(port)]
 
     def start(self) -> Emulator:
@@ -448,18 +452,6 @@ class Emulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def _default_launcher() -> Path:
-    from .render import PROJECT_ROOT
-
-    launcher = PROJECT_ROOT / LAUNCHER_HINT
-    if not launcher.is_file():
-        raise SandboxError(
-            f"the patched emulator needs the test launcher {LAUNCHER_HINT} of a bluegreen checkout; "
-            f"not found at {launcher}"
-        )
-    return launcher
 
 
 # --- credentials and seeding -------------------------------------------------------------
@@ -614,7 +606,7 @@ def _find_or_create_vpc(ec2: Any, vpc_tag_key: str | None, vpc_id: str | None) -
         ec2.delete_vpc(VpcId=vpc["VpcId"])
         raise SandboxError(
             f"the emulator cannot create a VPC with the id {vpc_id} the spec names: moto picks VPC ids "
-            "itself; the patched emulator (Emulator(patched=True), tests/support/moto_server.py) can"
+            "itself; the patched emulator (Emulator(patched=True), bluegreen.emulator.moto_patches) can"
         )
     return vpc
 
@@ -727,7 +719,7 @@ def provider_override_text(
     width = max(len(name) for name in ENDPOINT_SERVICES)
     endpoints = "\n".join(f'    {name.ljust(width)} = "{endpoint}"' for name in ENDPOINT_SERVICES)
     lines = [
-        "# Written by bluegreen's emulator sandbox (generator/sandbox.py): points the AWS provider",
+        "# Written by bluegreen's emulator sandbox (bluegreen.emulator.sandbox): points the AWS provider",
         "# at a local emulator. Not part of the generated repo: delete it to plan against AWS.",
     ]
     if local_backend:
@@ -810,7 +802,7 @@ def environment_root(repo_dir: str | Path, env_name: str) -> Path:
 
 def prepare_environment(repo_dir: str | Path, env_name: str, endpoint: str) -> Path:
     """Write the override for one environment of a rendered repo and `terraform init` it."""
-    from .validate import validate_file
+    from ..validate import validate_file
 
     model = validate_file(Path(repo_dir) / "service.yaml")
     env = _model_environment(model, env_name)
@@ -880,56 +872,3 @@ def format_summary(env_name: str, summary: Mapping[str, Any], seconds: float | N
     ]
     lines += [f"  {count:3d}  {kind}" for kind, count in summary["by_type"].items()]
     return "\n".join(lines)
-
-
-def run_demo(spec_path: str | Path, workdir: str | Path, *, out: Any = None) -> int:
-    """Render `spec_path` into `workdir`, plan every environment against a local emulator.
-
-    Starts the emulator, seeds it with the network and zone each environment looks
-    up, plans every environment and prints a summary per environment, then stops
-    the emulator whatever happens. Returns 0 when every environment planned.
-    An environment naming an explicit vpc_id is planned with the patched emulator
-    when this is a checkout that has it (moto cannot create a VPC with a chosen id),
-    and reported as not planned otherwise.
-    """
-    from .render import render_new
-    from .validate import validate_file
-
-    out = out or sys.stdout
-    model = validate_file(spec_path)
-    find_terraform()  # fail before rendering and starting anything when there is none
-    repo = render_new(spec_path, Path(workdir))
-    print(f"rendered {spec_path} into {repo}", file=out)
-    needs_patch = any(env.vpc_id for env in model.environments)
-    patched = needs_patch and _launcher_available()
-    failures = 0
-    with Emulator(patched=patched) as emulator:
-        print(f"local AWS emulator (moto) at {emulator.endpoint}", file=out)
-        for env in model.environments:
-            if env.vpc_id and not patched:
-                print(
-                    f"environment {env.name}: not planned: it names vpc_id {env.vpc_id} and the plain "
-                    "emulator cannot create a VPC with a chosen id",
-                    file=out,
-                )
-                failures += 1
-                continue
-            started = time.monotonic()
-            try:
-                seed_environment(emulator.endpoint, env)
-                plan = plan_environment(repo, env.name, emulator.endpoint)
-            except SandboxError as error:
-                print(f"environment {env.name}: plan failed:\n{error}", file=out)
-                failures += 1
-                continue
-            print(format_summary(env.name, plan_summary(plan), time.monotonic() - started), file=out)
-    print("emulator stopped; nothing left running", file=out)
-    return 0 if failures == 0 else 1
-
-
-def _launcher_available() -> bool:
-    try:
-        _default_launcher()
-    except SandboxError:
-        return False
-    return True
