@@ -24,6 +24,31 @@ def text_files(repo: Path) -> list[Path]:
     return [p for p in sorted(repo.rglob("*")) if p.is_file() and ".terraform" not in p.parts]
 
 
+def machine_paths(repo: Path) -> set[str]:
+    """Paths of this machine a render could leak: the checkout (the template), the folder rendered
+    into, the home folder, the Python installation (the bundled template of an installed wheel)."""
+    from tests.support.template_repo import PROJECT_ROOT
+
+    return {str(PROJECT_ROOT), str(repo.parent), str(Path.home()) + "/", sys.prefix, sys.base_prefix}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_no_path_of_this_machine(spec):
+    """A repository works on every machine: no file:// URL, no absolute path of the one it was rendered on
+    (the AWS CLI's `file://${VAR}` parameter syntax aside)."""
+    import re
+
+    repo = rendered(spec)
+    leaks = machine_paths(repo)
+    for file in text_files(repo):
+        text = file.read_text()
+        name = file.relative_to(repo)
+        assert not re.search(r"file://(?!\$\{?[A-Z_]+)", text), f"{name}: file:// URL"
+        assert not [path for path in leaks if path in text], f"{name}: a path of this machine"
+    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    assert "://" in answers["_src_path"], "the template is recorded by URL"
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_no_template_debris(spec):
     """No doubled blank lines, trailing spaces, leftover Jinja, or missing final newline."""
