@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import copier
-from copier.errors import CopierError
+from copier.errors import CopierError, ExtensionNotFoundError
 from jinja2 import TemplateError
 from plumbum import ProcessExecutionError
 
 from .copier_extension import is_remote
-from .errors import BluegreenError, Problem, SpecError, ToolError
+from .errors import BluegreenError, Problem, SpecError, TemplateVersionError, ToolError
 from .loader import load_spec
 from .resources import template_root
 from .validate import validate
@@ -39,8 +39,16 @@ def copier_errors(source: str) -> Iterator[None]:
         yield
     except BluegreenError:
         raise
+    except ExtensionNotFoundError as error:
+        if "generator" in str(error):
+            raise TemplateVersionError(
+                f"template {source} was made for bluegreen 0.1 (it loads generator.copier_extension, "
+                "named bluegreen.copier_extension since 0.2): render it with `pip install 'bluegreen<0.2'`, "
+                "or use a template release >= v0.2.0"
+            ) from None
+        raise ToolError(f"copier ({source}): {_one_line(error)}") from None
     except CopierError as error:
-        raise ToolError(f"copier ({source}): {error}") from None
+        raise ToolError(f"copier ({source}): {_one_line(error)}") from None
     except TemplateError as error:
         raise ToolError(f"template error ({source}): {error}") from None
     except ProcessExecutionError as error:
@@ -48,6 +56,10 @@ def copier_errors(source: str) -> Iterator[None]:
         raise ToolError(
             f"git failed for template {source}: {detail[-1] if detail else f'exit {error.retcode}'}"
         ) from None
+
+
+def _one_line(error: Exception) -> str:
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
 def run_copy(source: str, destination: Path, **options: object) -> None:

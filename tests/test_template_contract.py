@@ -11,6 +11,7 @@ one line with the upgrade command.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -158,3 +159,27 @@ def test_the_previous_release_renders_with_this_bluegreen(tmp_path):
     for spec in SPECS:
         dest = tmp_path / spec.stem
         assert main(["new", str(spec), str(dest), "--template", template_url(repo)]) == 0, spec
+
+
+def test_a_template_of_bluegreen_0_1_fails_with_a_clear_message(tmp_path):
+    """bluegreen 0.1's template loads `generator.copier_extension`: named, with what to do, in one line."""
+    repo = make_template_repo(tmp_path / "v0.1", tag=None)
+    config = repo / "copier.yml"
+    config.write_text(config.read_text().replace("bluegreen.copier_extension", "generator.copier_extension"))
+    git(repo, "commit", "-q", "-am", "as released in 0.1")
+    git(repo, "tag", "v0.1.0")
+    # Outside the checkout, where no folder named `generator` is importable (as for every user).
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    spec = str(PROJECT_ROOT / "tests/specs/minimal.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "bluegreen.cli", "new", spec, "out", "--template", template_url(repo)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    err = result.stderr.strip()
+    assert result.returncode == 2 and "\n" not in err, err
+    assert "made for bluegreen 0.1" in err and "pip install 'bluegreen<0.2'" in err
+    assert not (tmp_path / "out").exists()
