@@ -380,8 +380,23 @@ def test_a_release_that_renames_a_field_migrates_an_older_service_yaml(tmp_path)
     commit(template, "v2: scaling.cpu_target is scaling.target_cpu_percent")
     git(template, "tag", "v2.0.0")
 
-    # Whoever updates has bluegreen v2 installed: the Jinja hook and validation are v2's.
-    v2_env = {**os.environ, "PYTHONPATH": str(template)}
+    # Whoever updates has bluegreen v2 installed: the Jinja hook, validation and the migration
+    # step (copier.yml runs `python -m bluegreen.migrations`) are v2's. The v2 package is the
+    # release's generator/ folder, exposed as `bluegreen` first on the import path (ahead of
+    # this checkout's editable install, whose finder Python asks after the path).
+    v2_site = tmp_path / "bluegreen-v2-site"
+    v2_site.mkdir()
+    (v2_site / "bluegreen").symlink_to(template / "generator", target_is_directory=True)
+    v2_env = {**os.environ, "PYTHONPATH": str(v2_site)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import bluegreen.migrations as m; print(m.__file__, m.current_version())"],
+        cwd=tmp_path,
+        env=v2_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.split() == [str(v2_site / "bluegreen" / "migrations.py"), "2"]
     result = subprocess.run(
         [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--quiet"],
         cwd=repo,
