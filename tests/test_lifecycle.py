@@ -241,6 +241,64 @@ def test_sync_turns_a_removed_block_into_null(template, repo, tmp_path):
     assert tree(repo) == tree(fresh)
 
 
+# Staging listed before production (not alphabetical): the order Copier's merge base must keep.
+STAGING_FIRST = HELLO.read_text() + (
+    "\n# Deployed in this order; production is promoted by hand.\n"
+    "environments:\n  staging:\n    dns: {record: hello-staging}\n    scaling: {min: 1, max: 2}\n"
+    "  production: {}\n"
+)
+EVERYDAY_CHANGES = [
+    ("staging scales to 2..4", "scaling: {min: 1, max: 2}", "scaling: {min: 2, max: 4}"),
+    (
+        "production canary 25% for 10 minutes",
+        "  production: {}\n",
+        "  production:\n    deployment: {strategy: canary, canary: {percent: 25, minutes: 10}}\n",
+    ),
+    (
+        "a new variable",
+        "  health_check_path: /actuator/health\n",
+        '  health_check_path: /actuator/health\n  environment: {FEATURE_X: "on"}\n',
+    ),
+]
+
+
+def test_the_everyday_loop_on_a_staging_then_production_service(template, tmp_path):
+    """Edit service.yaml, sync, commit, three times, then take a template release: never a
+    conflict, and each time exactly a fresh render with the team's edits (issue #14)."""
+    spec = tmp_path / "service.yaml"
+    spec.write_text(STAGING_FIRST)
+    repo = generate(template, tmp_path / "hello-world", spec, vcs_ref="v1.0.0")
+    assert list(answers(repo)["environments"]) == ["staging", "production"]
+    write_tree(repo, team_edits(tree(repo)))
+    commit(repo, "our edits")
+
+    for number, (message, old, new) in enumerate(EVERYDAY_CHANGES):
+        replace_once(repo / "service.yaml", old, new)
+        commit(repo, message)
+
+        result = sync(repo)
+
+        assert result.conflicts == [], message
+        assert_no_conflicts(repo)
+        fresh = render_new(
+            repo / "service.yaml",
+            tmp_path / f"fresh{number}",
+            template=template_url(template),
+            vcs_ref="v1.0.0",
+        )
+        assert tree(repo) == team_edits(tree(fresh)), message
+        assert ".copier-answers.yml" in result.changed and not result.conflicts
+        commit(repo, f"sync: {message}")
+    assert list(answers(repo)["environments"]) == ["staging", "production"]
+
+    update(repo)
+
+    assert_no_conflicts(repo)
+    fresh = render_new(repo / "service.yaml", tmp_path / "fresh-v2", template=template_url(template))
+    assert tree(repo) == team_edits(tree(fresh))
+    assert answers(repo)["_commit"] == "v2.0.0"
+
+
 @pytest.mark.parametrize(
     ("change", "found"),
     [
