@@ -270,9 +270,9 @@ def check_sync_is_a_fresh_render(template: Path, a: dict[str, Any], b: dict[str,
 
 @settings(max_examples=SYNCED, **SETTINGS)
 @given(spec_pairs(), st.booleans())
-@example(STAGING_SCALES, edited=False)
-@example(PRODUCTION_CANARY, edited=False)
-@example(NEW_VARIABLE, edited=True)
+@example(STAGING_SCALES, False)
+@example(PRODUCTION_CANARY, False)
+@example(NEW_VARIABLE, True)
 def test_sync_is_a_fresh_render_of_the_new_spec_with_the_teams_edits(template, pair, edited):
     check_sync_is_a_fresh_render(template, *pair, edited)
 
