@@ -299,6 +299,36 @@ def test_the_everyday_loop_on_a_staging_then_production_service(template, tmp_pa
     assert answers(repo)["_commit"] == "v2.0.0"
 
 
+def test_sync_conflicts_only_where_the_teams_edit_meets_the_spec_change(template, tmp_path):
+    """The team renamed staging's row of the README table; the spec changes staging's tasks,
+    which that row shows: that line conflicts, every other change and edit merges."""
+    spec = tmp_path / "service.yaml"
+    spec.write_text(STAGING_FIRST)
+    repo = generate(template, tmp_path / "hello-world", spec, vcs_ref="v1.0.0")
+    readme = (repo / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| staging |")]
+    ours = row.replace("| staging |", "| staging (beta) |")
+    replace_once(repo / "README.md", row, ours)
+    (repo / MAIN_TF).write_bytes(TF_NOTE + (repo / MAIN_TF).read_bytes())
+    commit(repo, "our edits")
+    replace_once(repo / "service.yaml", "scaling: {min: 1, max: 2}", "scaling: {min: 2, max: 4}")
+    commit(repo, "staging scales to 2..4")
+
+    result = sync(repo)
+
+    assert result.conflicts == ["README.md"]
+    theirs = row.replace("| 1..2 |", "| 2..4 |")
+    assert theirs != row
+    assert (
+        f"<<<<<<< before updating\n{ours}\n=======\n{theirs}\n>>>>>>> after updating\n"
+        in (repo / "README.md").read_text()
+    )
+    assert [name for name, content in tree(repo).items() if MARKER.search(content)] == ["README.md"]
+    assert (repo / MAIN_TF).read_bytes().startswith(TF_NOTE)
+    staging_tf = (repo / MAIN_TF.replace("production", "staging")).read_text()
+    assert re.search(r"^\s*min_capacity\s*=\s*2$", staging_tf, re.MULTILINE)
+
+
 @pytest.mark.parametrize(
     ("change", "found"),
     [
