@@ -33,6 +33,7 @@ STRING_KEYS = tuple(
     key for key, field in service_schema()["properties"].items() if field.get("type") == "string"
 )
 _models: dict[str, dict[str, Any]] = {}
+_answers_yaml: dict[str, str] = {}
 
 
 class TemplateNeedsNewerBluegreen(TemplateVersionError, UserMessageError):
@@ -56,8 +57,12 @@ def is_remote(source: str) -> bool:
 
 
 def recorded_answers(answers: dict[str, Any], template_url: str, version: str = __version__) -> str:
-    """.copier-answers.yml as YAML, in the order of the answers (the spec's order: sorting
-    would make Copier render its merge base differently from the committed files).
+    """.copier-answers.yml as YAML: `_commit`, `_src_path`, then the blocks in the schema's
+    order, each value in the spec's own order (an `environments` mapping listing staging
+    before production stays so). Never sorted: Copier renders its merge base from these
+    answers, and a sorted mapping would render differently from the committed files.
+    The top level has one fixed order, whatever order Copier gathered the answers in (a
+    fresh copy, an update, a sync), so the same spec always records the same bytes.
 
     A template rendered from a local folder (the one bundled with bluegreen, a checkout)
     is recorded as `template_url`, so `copier update` reaches its releases from anywhere; a
@@ -67,7 +72,8 @@ def recorded_answers(answers: dict[str, Any], template_url: str, version: str = 
     if not is_remote(str(record.get("_src_path", ""))):
         record["_src_path"] = template_url
         record.setdefault("_commit", f"v{version}")
-    ordered = {key: record[key] for key in ("_commit", "_src_path") if key in record}
+    order = ("_commit", "_src_path", *SPEC_KEYS)
+    ordered = {key: record[key] for key in order if key in record}
     ordered.update((key, value) for key, value in record.items() if key not in ordered)
     return yaml.safe_dump(
         ordered, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000
@@ -103,7 +109,9 @@ class ServiceModelHook(ContextHook):
         # migrated is left as it is: validation below names its problem.
         with contextlib.suppress(MigrationError):
             spec = migrate_data(spec)
-        cache_key = json.dumps(spec, sort_keys=True, default=str)
+        # Not sorted: the order of a mapping is part of the spec (environments render in
+        # the order listed), so specs differing only in order must not share a model.
+        cache_key = json.dumps(spec, default=str)
         if cache_key not in _models:
             try:
                 model = validate_data(spec)
@@ -121,6 +129,15 @@ class ServiceModelHook(ContextHook):
                 },
             }
         context.update(_models[cache_key])
-        context["answers_yaml"] = recorded_answers(
+        context["answers_yaml"] = _recorded_answers_cached(
             dict(context["_copier_answers"]), str(context.get("template_url") or "")
         )
+
+
+def _recorded_answers_cached(answers: dict[str, Any], template_url: str) -> str:
+    """recorded_answers, once per answer set: the hook runs for every file and path Copier
+    renders (hundreds per render), and dumping the YAML each time took most of a render."""
+    key = json.dumps([answers, template_url], default=str)  # order kept: it is recorded
+    if key not in _answers_yaml:
+        _answers_yaml[key] = recorded_answers(answers, template_url)
+    return _answers_yaml[key]

@@ -91,6 +91,11 @@ def sync(repo: str | Path) -> SyncResult:
     Refuses (SpecError) a repository that is not a clean git work tree, or whose
     service.yaml is invalid; nothing is written then. Conflicting edits are left with
     Copier's inline markers and listed in `conflicts`.
+
+    Copier's merge base is the render of the recorded answers, which keep the spec's
+    order (copier_extension.recorded_answers); in a repository without hand edits it is
+    byte for byte the committed tree, so the result is exactly a fresh render of
+    service.yaml and never conflicts (tests/test_sync_roundtrip.py).
     """
     root = _repo_root(repo)
     paths = [path for _, path in _status(root)]

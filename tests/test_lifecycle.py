@@ -241,6 +241,94 @@ def test_sync_turns_a_removed_block_into_null(template, repo, tmp_path):
     assert tree(repo) == tree(fresh)
 
 
+# Staging listed before production (not alphabetical): the order Copier's merge base must keep.
+STAGING_FIRST = HELLO.read_text() + (
+    "\n# Deployed in this order; production is promoted by hand.\n"
+    "environments:\n  staging:\n    dns: {record: hello-staging}\n    scaling: {min: 1, max: 2}\n"
+    "  production: {}\n"
+)
+EVERYDAY_CHANGES = [
+    ("staging scales to 2..4", "scaling: {min: 1, max: 2}", "scaling: {min: 2, max: 4}"),
+    (
+        "production canary 25% for 10 minutes",
+        "  production: {}\n",
+        "  production:\n    deployment: {strategy: canary, canary: {percent: 25, minutes: 10}}\n",
+    ),
+    (
+        "a new variable",
+        "  health_check_path: /actuator/health\n",
+        '  health_check_path: /actuator/health\n  environment: {FEATURE_X: "on"}\n',
+    ),
+]
+
+
+def test_the_everyday_loop_on_a_staging_then_production_service(template, tmp_path):
+    """Edit service.yaml, sync, commit, three times, then take a template release: never a
+    conflict, and each time exactly a fresh render with the team's edits (issue #14)."""
+    spec = tmp_path / "service.yaml"
+    spec.write_text(STAGING_FIRST)
+    repo = generate(template, tmp_path / "hello-world", spec, vcs_ref="v1.0.0")
+    assert list(answers(repo)["environments"]) == ["staging", "production"]
+    write_tree(repo, team_edits(tree(repo)))
+    commit(repo, "our edits")
+
+    for number, (message, old, new) in enumerate(EVERYDAY_CHANGES):
+        replace_once(repo / "service.yaml", old, new)
+        commit(repo, message)
+
+        result = sync(repo)
+
+        assert result.conflicts == [], message
+        assert_no_conflicts(repo)
+        fresh = render_new(
+            repo / "service.yaml",
+            tmp_path / f"fresh{number}",
+            template=template_url(template),
+            vcs_ref="v1.0.0",
+        )
+        assert tree(repo) == team_edits(tree(fresh)), message
+        assert ".copier-answers.yml" in result.changed and not result.conflicts
+        commit(repo, f"sync: {message}")
+    assert list(answers(repo)["environments"]) == ["staging", "production"]
+
+    update(repo)
+
+    assert_no_conflicts(repo)
+    fresh = render_new(repo / "service.yaml", tmp_path / "fresh-v2", template=template_url(template))
+    assert tree(repo) == team_edits(tree(fresh))
+    assert answers(repo)["_commit"] == "v2.0.0"
+
+
+def test_sync_conflicts_only_where_the_teams_edit_meets_the_spec_change(template, tmp_path):
+    """The team renamed staging's row of the README table; the spec changes staging's tasks,
+    which that row shows: that line conflicts, every other change and edit merges."""
+    spec = tmp_path / "service.yaml"
+    spec.write_text(STAGING_FIRST)
+    repo = generate(template, tmp_path / "hello-world", spec, vcs_ref="v1.0.0")
+    readme = (repo / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| staging |")]
+    ours = row.replace("| staging |", "| staging (beta) |")
+    replace_once(repo / "README.md", row, ours)
+    (repo / MAIN_TF).write_bytes(TF_NOTE + (repo / MAIN_TF).read_bytes())
+    commit(repo, "our edits")
+    replace_once(repo / "service.yaml", "scaling: {min: 1, max: 2}", "scaling: {min: 2, max: 4}")
+    commit(repo, "staging scales to 2..4")
+
+    result = sync(repo)
+
+    assert result.conflicts == ["README.md"]
+    theirs = row.replace("| 1..2 |", "| 2..4 |")
+    assert theirs != row
+    assert (
+        f"<<<<<<< before updating\n{ours}\n=======\n{theirs}\n>>>>>>> after updating\n"
+        in (repo / "README.md").read_text()
+    )
+    assert [name for name, content in tree(repo).items() if MARKER.search(content)] == ["README.md"]
+    assert (repo / MAIN_TF).read_bytes().startswith(TF_NOTE)
+    staging_tf = (repo / MAIN_TF.replace("production", "staging")).read_text()
+    assert re.search(r"^\s*min_capacity\s*=\s*2$", staging_tf, re.MULTILINE)
+
+
 @pytest.mark.parametrize(
     ("change", "found"),
     [
@@ -380,8 +468,23 @@ def test_a_release_that_renames_a_field_migrates_an_older_service_yaml(tmp_path)
     commit(template, "v2: scaling.cpu_target is scaling.target_cpu_percent")
     git(template, "tag", "v2.0.0")
 
-    # Whoever updates has bluegreen v2 installed: the Jinja hook and validation are v2's.
-    v2_env = {**os.environ, "PYTHONPATH": str(template)}
+    # Whoever updates has bluegreen v2 installed: the Jinja hook, validation and the migration
+    # step (copier.yml runs `python -m bluegreen.migrations`) are v2's. The v2 package is the
+    # release's generator/ folder, exposed as `bluegreen` first on the import path (ahead of
+    # this checkout's editable install, whose finder Python asks after the path).
+    v2_site = tmp_path / "bluegreen-v2-site"
+    v2_site.mkdir()
+    (v2_site / "bluegreen").symlink_to(template / "generator", target_is_directory=True)
+    v2_env = {**os.environ, "PYTHONPATH": str(v2_site)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import bluegreen.migrations as m; print(m.__file__, m.current_version())"],
+        cwd=tmp_path,
+        env=v2_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.split() == [str(v2_site / "bluegreen" / "migrations.py"), "2"]
     result = subprocess.run(
         [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--quiet"],
         cwd=repo,
