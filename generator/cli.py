@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -21,17 +25,90 @@ EXIT_OK = 0
 EXIT_TEMPLATE_OUTDATED = 3  # `check`: nothing drifted, but a newer template version exists
 
 
+# Signals that stop a command the way Ctrl-C does: what it started is undone (the staging
+# directory and Copier's clones removed, a sync's half-applied changes reverted), one
+# line says so, and the exit status is 128 + the signal number (130, 143, 129).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(BaseException):
+    """A stop signal, raised where the program was so that every `finally` and cleanup runs.
+
+    A BaseException, like KeyboardInterrupt: code that catches Exception (Copier's own
+    cleanup does) lets it through.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand. A BluegreenError prints its lines and exits with its code; anything
     else is a bug and keeps its traceback."""
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        with _stop_signals():
+            return args.run(args)
     except BluegreenError as error:
         print(error, file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        return 130
+    except Interrupted as stop:
+        name = signal.Signals(stop.signum).name
+        print(f"bluegreen: stopped by {name}; what it had started is undone", file=sys.stderr)
+        return 128 + stop.signum
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Turn the first stop signal into Interrupted; later ones (while cleaning up) are ignored,
+    so that a second Ctrl-C or a repeated SIGTERM cannot cut the cleanup short."""
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        _stop_children(signum)
+        raise Interrupted(signum)
+
+    previous = {}
+    for number in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or unsupported
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _stop_children(signum: int) -> None:
+    """Pass the signal on to the programs this process started (git under Copier), and wait
+    for them, so that none writes into a directory after it is removed.
+
+    A terminal's Ctrl-C reaches the whole process group anyway; a `kill PID` or a CI
+    runner's SIGTERM may reach this process alone. Linux lists a task's children in
+    /proc (proc(5), /proc/[pid]/task/[tid]/children); elsewhere this does nothing.
+    """
+    children: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children", encoding="ascii") as file:
+                children.update(int(pid) for pid in file.read().split())
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM if signum == signal.SIGHUP else signum)
+    deadline = time.monotonic() + 5
+    for pid in children:
+        with contextlib.suppress(OSError):  # ChildProcessError: already reaped by its owner
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.01)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
+import stat
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from jinja2 import TemplateError
 from plumbum import ProcessExecutionError
 
 from .copier_extension import is_remote
-from .errors import BluegreenError, Problem, SpecError, ToolError
+from .errors import BluegreenError, Problem, SpecError, ToolError, UsageError
 from .loader import load_spec
 from .resources import template_root
 from .validate import validate
@@ -48,18 +51,37 @@ def copier_errors(source: str) -> Iterator[None]:
         raise ToolError(
             f"git failed for template {source}: {detail[-1] if detail else f'exit {error.retcode}'}"
         ) from None
+    except ValueError as error:
+        if str(error).startswith("Unknown revision"):  # copier's ref lookup (copier/_vcs.py)
+            ref = str(error).partition(": ")[2].strip("'")
+            raise UsageError(f"--vcs-ref {ref}: no such tag, branch or commit in {source}") from None
+        raise
+    except FileNotFoundError as error:
+        if "git" in str(error.filename or error):  # plumbum's lookup of the git program
+            raise ToolError(f"git is needed for template {source} and is not on PATH") from None
+        raise
 
 
 def run_copy(source: str, destination: Path, **options: object) -> None:
     """copier.run_copy with bluegreen's settings and errors."""
-    with copier_errors(source):
+    with copier_errors(source), _quiet():
         copier.run_copy(source, destination, defaults=True, unsafe=True, quiet=True, **options)
 
 
 def run_update(repo: Path, source: str, **options: object) -> None:
     """copier.run_update with bluegreen's settings and errors."""
-    with copier_errors(source):
+    with copier_errors(source), _quiet():
         copier.run_update(repo, defaults=True, unsafe=True, quiet=True, overwrite=True, **options)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Copier's warnings about the template checkout (no tags yet: HEAD is used; a dirty
+    checkout: its changes are included) are for template authors; bluegreen's own output
+    stays one line per result or problem. Copier's failures arrive as exceptions."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 def render_new(
@@ -77,22 +99,46 @@ def render_new(
         found = "a file" if not dest.is_dir() else f"a directory with {len(list(dest.iterdir()))} entries"
         raise SpecError(str(destination), [Problem(None, None, "DEST", "a new or empty directory", found)])
     source = template_source(template)
+    # An existing empty DEST keeps its mode; a new one gets what the umask gives a new
+    # directory (mkdtemp's staging directory is 0700, whatever the umask).
+    mode = stat.S_IMODE(dest.stat().st_mode) if dest.exists() else 0o777 & ~_umask()
     created_parent = _first_missing_ancestor(dest.parent)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    staging: Path | None = None
     try:
-        run_copy(source, staging, data=spec.data, vcs_ref=vcs_ref)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        with _naming(staging, dest):
+            run_copy(source, staging, data=spec.data, vcs_ref=vcs_ref)
         # Keep the spec exactly as the user wrote it, comments included.
         shutil.copyfile(spec_path, staging / "service.yaml")
+        staging.chmod(mode)
         if dest.exists():
             dest.rmdir()
         staging.rename(dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:  # errors, Ctrl-C and the signals the CLI turns into exceptions
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         if created_parent is not None:
             shutil.rmtree(created_parent, ignore_errors=True)
         raise
     return dest
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is set straight back)."""
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+@contextlib.contextmanager
+def _naming(staging: Path, dest: Path) -> Iterator[None]:
+    """Tool errors name DEST, the directory the user asked for, not the staging directory
+    that is removed before the message is read."""
+    try:
+        yield
+    except ToolError as error:
+        raise type(error)(str(error.args[0]).replace(str(staging), str(dest))) from None
 
 
 def _first_missing_ancestor(path: Path) -> Path | None:
