@@ -141,9 +141,15 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from .lifecycle import sync
+    from .lifecycle import restore_work_tree, sync, work_tree_is_clean
 
-    result = sync(args.repo)
+    clean = work_tree_is_clean(args.repo)
+    try:
+        result = sync(args.repo)
+    except Interrupted:
+        if clean:  # a dirty tree is refused before sync writes anything: nothing to undo
+            restore_work_tree(args.repo)
+        raise
     for path in result.changed:
         print(f"{'conflict' if path in result.conflicts else 'changed'}: {path}")
     if result.conflicts:
@@ -163,7 +169,7 @@ def _check(args: argparse.Namespace) -> int:
 
     result = check(args.repo, strict=args.strict)
     print("\n".join(result.lines()))
-    if result.drift:
+    if result.drift or result.broken:
         return EXIT_FAILED
     return EXIT_TEMPLATE_OUTDATED if result.update_available else EXIT_OK
 

@@ -54,7 +54,7 @@ def copier_errors(source: str) -> Iterator[None]:
     except ValueError as error:
         if str(error).startswith("Unknown revision"):  # copier's ref lookup (copier/_vcs.py)
             ref = str(error).partition(": ")[2].strip("'")
-            raise UsageError(f"--vcs-ref {ref}: no such tag, branch or commit in {source}") from None
+            raise UsageError(f"template version {ref}: no such tag, branch or commit in {source}") from None
         raise
     except FileNotFoundError as error:
         if "git" in str(error.filename or error):  # plumbum's lookup of the git program
