@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -28,6 +29,8 @@ def template_source(explicit: str | None = None) -> str:
     """The Copier template: --template, then $BLUEGREEN_TEMPLATE, then the template that
     ships with this bluegreen (a git URL or a folder each)."""
     source = explicit or os.environ.get("BLUEGREEN_TEMPLATE") or str(template_root())
+    if is_remote(source) and shutil.which("git") is None:
+        raise ToolError(f"git is needed for template {source} and is not on PATH")
     if not is_remote(source) and not (Path(source) / "copier.yml").is_file():
         raise SpecError(
             source, [Problem(None, None, "template", "a Copier template (copier.yml)", "none there")]
@@ -48,18 +51,18 @@ def copier_errors(source: str) -> Iterator[None]:
         raise ToolError(f"template error ({source}): {error}") from None
     except ProcessExecutionError as error:
         detail = (error.stderr or error.stdout or "").strip().splitlines()
-        raise ToolError(
-            f"git failed for template {source}: {detail[-1] if detail else f'exit {error.retcode}'}"
-        ) from None
+        last = detail[-1] if detail else f"exit {error.retcode}"
+        if match := re.search(r"(?:invalid reference|unknown revision[^:]*): (\S+)", last):
+            raise _unknown_version(match[1], source) from None
+        raise ToolError(f"git failed for template {source}: {last}") from None
     except ValueError as error:
         if str(error).startswith("Unknown revision"):  # copier's ref lookup (copier/_vcs.py)
-            ref = str(error).partition(": ")[2].strip("'")
-            raise UsageError(f"template version {ref}: no such tag, branch or commit in {source}") from None
+            raise _unknown_version(str(error).partition(": ")[2].strip("'"), source) from None
         raise
-    except FileNotFoundError as error:
-        if "git" in str(error.filename or error):  # plumbum's lookup of the git program
-            raise ToolError(f"git is needed for template {source} and is not on PATH") from None
-        raise
+
+
+def _unknown_version(ref: str, source: str) -> UsageError:
+    return UsageError(f"template version {ref}: no such tag, branch or commit in {source}")
 
 
 def run_copy(source: str, destination: Path, **options: object) -> None:
@@ -95,9 +98,22 @@ def render_new(
     spec = load_spec(spec_path)
     validate(spec)
     dest = Path(destination).absolute()
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        found = "a file" if not dest.is_dir() else f"a directory with {len(list(dest.iterdir()))} entries"
-        raise SpecError(str(destination), [Problem(None, None, "DEST", "a new or empty directory", found)])
+    try:
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            found = "a file" if not dest.is_dir() else f"a directory with {len(list(dest.iterdir()))} entries"
+            raise SpecError(
+                str(destination), [Problem(None, None, "DEST", "a new or empty directory", found)]
+            )
+        if not dest.exists() and (blocker := _first_existing_ancestor(dest.parent)) and not blocker.is_dir():
+            raise SpecError(
+                str(destination),
+                [Problem(None, None, "DEST", "a path inside a directory", f"the file {blocker}")],
+            )
+    except OSError as error:
+        raise SpecError(
+            str(destination),
+            [Problem(None, None, "DEST", "a usable directory path", error.strerror or str(error))],
+        ) from None
     source = template_source(template)
     # An existing empty DEST keeps its mode; a new one gets what the umask gives a new
     # directory (mkdtemp's staging directory is 0700, whatever the umask).
@@ -105,8 +121,14 @@ def render_new(
     created_parent = _first_missing_ancestor(dest.parent)
     staging: Path | None = None
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        except OSError as error:
+            problem = Problem(
+                None, None, "DEST", "a directory bluegreen can create", error.strerror or str(error)
+            )
+            raise SpecError(str(destination), [problem]) from None
         with _naming(staging, dest):
             run_copy(source, staging, data=spec.data, vcs_ref=vcs_ref)
         # Keep the spec exactly as the user wrote it, comments included.
@@ -139,6 +161,12 @@ def _naming(staging: Path, dest: Path) -> Iterator[None]:
         yield
     except ToolError as error:
         raise type(error)(str(error.args[0]).replace(str(staging), str(dest))) from None
+
+
+def _first_existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _first_missing_ancestor(path: Path) -> Path | None:

@@ -6,7 +6,7 @@ import copy
 import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -106,9 +106,25 @@ def _is_integer(_: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+def _exact(keyword: str) -> Callable[..., Iterator[ValidationError]]:
+    """`enum` and `const` that tell 256.0 from 256 (and true from 1), as they tell 'a' from 'b'."""
+    draft = jsonschema.Draft202012Validator.VALIDATORS[keyword]
+
+    def check(
+        validator: jsonschema.protocols.Validator, allowed: Any, instance: object, schema: dict[str, Any]
+    ) -> Iterator[ValidationError]:
+        choices = allowed if keyword == "enum" else [allowed]
+        if isinstance(instance, float) and not any(isinstance(choice, float) for choice in choices):
+            yield ValidationError(f"{instance!r} is not one of {choices!r}")
+            return
+        yield from draft(validator, allowed, instance, schema)
+
+    return check
+
+
 _ServiceValidator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
-    validators={"pattern": _pattern},
+    validators={"pattern": _pattern, "enum": _exact("enum"), "const": _exact("const")},
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 
