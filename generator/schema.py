@@ -136,6 +136,12 @@ def _validator() -> jsonschema.protocols.Validator:
     return _ServiceValidator(schema)
 
 
+def schema_validator() -> jsonschema.protocols.Validator:
+    """The published schema read the JSON Schema way (ECMA-262 patterns, integers without
+    a fraction point): what editors check, and what bluegreen checks before its own rules."""
+    return _validator()
+
+
 # Fields whose value may span lines: the README's prose. Everywhere else a value ends up
 # on one line of HCL, YAML, shell, a Dockerfile or a path.
 _MULTILINE = {("description",)}
