@@ -79,6 +79,15 @@ class _BoundedLoader(yaml.SafeLoader):
         self._sizes: dict[int, int] = {}
         self._open: set[str] = set()
 
+    def fetch_flow_collection_start(self, token_class: type[yaml.Token]) -> None:
+        """`[` or `{`: the scanner reads up to 1024 characters ahead for each open flow
+        collection (a possible simple key), quadratic in their nesting; stop at the limit."""
+        if self.flow_level >= MAX_DEPTH:
+            raise LimitError(
+                None, None, f"at most {MAX_DEPTH} levels of nesting, found more", self.get_mark()
+            )
+        super().fetch_flow_collection_start(token_class)
+
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
