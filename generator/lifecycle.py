@@ -12,6 +12,7 @@ reports what it would change, and asks Copier whether a newer template version e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,18 +159,28 @@ def check(repo: str | Path, strict: bool = False) -> CheckResult:
         clone = Path(scratch) / top.name
         _git(root, "clone", "--quiet", "--shared", "--no-tags", str(top), str(clone))
         copy = clone / root.resolve().relative_to(top.resolve())
-        try:
+        with _named_as(copy, Path(repo)):
             answers = _answers(copy)
-        except SpecError as error:  # name the user's file, not the clone's
-            raise SpecError(str(Path(repo) / ANSWERS_FILE), error.problems) from None
-        data = _spec_data(copy / SPEC_FILE, str(Path(repo) / SPEC_FILE))
-        # Before the sync below: it would re-render some of the files.
-        broken, notes = _broken_files(copy)
-        drift = _strict_drift(copy, answers, data, Path(scratch)) if strict else _sync_drift(copy)
+            data = _spec_data(copy / SPEC_FILE, str(Path(repo) / SPEC_FILE))
+            # Before the sync below: it would re-render some of the files.
+            broken, notes = _broken_files(copy)
+            drift = _strict_drift(copy, answers, data, Path(scratch)) if strict else _sync_drift(copy)
     update_available, current, latest = _update_data(root)
     return CheckResult(
         drift, current, latest, update_available, uncommitted=bool(_status(root)), broken=broken, notes=notes
     )
+
+
+@contextlib.contextmanager
+def _named_as(clone: Path, repo: Path) -> Iterator[None]:
+    """Errors about the throwaway clone name the user's repository instead: the clone is
+    gone by the time the message is read."""
+    try:
+        yield
+    except SpecError as error:
+        raise type(error)(error.source.replace(str(clone), str(repo)), error.problems) from None
+    except ToolError as error:
+        raise type(error)(str(error.args[0]).replace(str(clone), str(repo))) from None
 
 
 # A line a merge tool writes around a conflict: git's and Copier's inline markers

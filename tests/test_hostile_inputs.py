@@ -167,7 +167,7 @@ CASES = [
     ),
     ("key-on", HEAD + "on: true\n", 8, "(document)", "reads on as true"),
     # Keys: `true` and `1` are different keys (both rejected as keys, neither as a duplicate).
-    ("true-key-after-one-key", HEAD + "true: x\n", 8, "(document)", "string keys, found key true"),
+    ("true-key", HEAD + "true: x\n", 8, "(document)", "string keys, found key true"),
     (
         "duplicate-merge-key",
         HEAD + "x: &a {a: 1}\ny: &b {b: 2}\nz:\n  <<: *a\n  <<: *b\n",
@@ -242,6 +242,17 @@ def test_hostile_spec(tmp_path, capsys, text, line, path, words):
     assert words in lines[0]
     assert "Traceback" not in lines[0]
     assert list(tmp_path.iterdir()) == [file], "nothing but the spec is left behind"
+
+
+def test_true_and_1_are_different_keys(tmp_path, capsys):
+    """Python's True == 1 once made `true:` a duplicate of `1:`: each is its own wrong key."""
+    code, lines, file = run_new(tmp_path, HEAD + "1: a\ntrue: b\n", capsys)
+
+    assert code == 2
+    assert lines == [
+        f"{file}:8:1: (document): expected string keys, found key integer 1",
+        f"{file}:9:1: (document): expected string keys, found key true",
+    ]
 
 
 def test_at_least_40_hostile_cases():
