@@ -129,6 +129,27 @@ CASES = [
         "environments.staging.app.port",
         "an integer",
     ),
+    (
+        "schema-version-float",
+        HEAD.replace("schema_version: 1", "schema_version: 1.0"),
+        1,
+        "schema_version",
+        "float 1.0",
+    ),
+    (
+        "override-cpu-float",
+        HEAD + "environments:\n  staging:\n    compute: {cpu: 512.0, memory: 1024}\n",
+        10,
+        "environments.staging.compute.cpu",
+        "float 512.0",
+    ),
+    (
+        "override-env-value-on",
+        HEAD + "environments:\n  staging:\n    app:\n      environment: {DEBUG: on}\n",
+        11,
+        "environments.staging.app.environment.DEBUG",
+        "'on' quoted for a string",
+    ),
     # YAML 1.1 surprises: rejected with a hint.
     (
         "env-value-on",
