@@ -311,3 +311,32 @@ def test_every_pattern_of_the_schema_is_drawn_from():
     covered = {pointer for pointer, _ in FIELDS.values() if pointer}
     missing = pointers(service_schema(), "") - covered
     assert missing == set()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("^[a-z]+$", "staging", True),
+        ("^[a-z]+$", "staging\n", False),  # Python's `$` matches before a final newline
+        ("^[a-z]+$", "stag\ning", False),
+        (r"^[\w.-]+$", "main", True),
+        (r"^[\w.-]+$", "maïn", False),  # ECMA-262 `\w` is ASCII
+        (r"^\d+$", "\u0663", False),  # so is `\d`
+        ("^[$]x$", "$x", True),  # a `$` inside a class stays a dollar sign
+        (r"^a\$$", "a$", True),  # and so does an escaped one
+        ("^https://[a-z${}]+$", "https://${x}", True),
+        ("[a-z]", "1a1", True),  # unanchored patterns match within the string, as in JSON Schema
+    ],
+)
+def test_patterns_mean_what_json_schema_says(pattern, text, matches):
+    assert (ecma_regex(pattern).search(text) is not None) == matches
+
+
+def test_the_published_schema_read_the_json_schema_way_refuses_a_trailing_newline():
+    """The schema bluegreen checks before its own rules, independent of the printable-text rule."""
+    from bluegreen.schema import schema_validator
+
+    assert schema_validator().is_valid(BASE)
+    for field, value in [("name", "orders\n"), ("region", "eu-west-1\n"), ("deploy-branch", "main\n")]:
+        assert not schema_validator().is_valid(_spec(field, value)), field
+    assert not schema_validator().is_valid({**BASE, "app": {"runtime": "python", "port": 8080.0}})
