@@ -117,7 +117,8 @@ def render_new(
     source = template_source(template)
     # An existing empty DEST keeps its mode; a new one gets what the umask gives a new
     # directory (mkdtemp's staging directory is 0700, whatever the umask).
-    mode = stat.S_IMODE(dest.stat().st_mode) if dest.exists() else 0o777 & ~_umask()
+    existed = dest.exists()
+    mode = stat.S_IMODE(dest.stat().st_mode) if existed else 0o777 & ~_umask()
     created_parent = _first_missing_ancestor(dest.parent)
     staging: Path | None = None
     try:
@@ -137,9 +138,13 @@ def render_new(
         if dest.exists():
             dest.rmdir()
         staging.rename(dest)
+        staging = dest  # a signal before the return still undoes it all
     except BaseException:  # errors, Ctrl-C and the signals the CLI turns into exceptions
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if existed and not dest.exists():  # the user's empty DEST, as it was
+            dest.mkdir()
+            dest.chmod(mode)
         if created_parent is not None:
             shutil.rmtree(created_parent, ignore_errors=True)
         raise
