@@ -70,7 +70,7 @@ def _stop_signals() -> Iterator[None]:
         if stopping:
             return
         stopping = True
-        _stop_children(signum)
+        _stop_children()
         raise Interrupted(signum)
 
     previous = {}
@@ -84,31 +84,53 @@ def _stop_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def _stop_children(signum: int) -> None:
-    """Pass the signal on to the programs this process started (git under Copier), and wait
-    for them, so that none writes into a directory after it is removed.
+def _stop_children() -> None:
+    """Stop the programs this process started, and theirs (git under Copier, and the git
+    commands `git worktree add` runs; `copier check-update`), as Ctrl-C does, and wait
+    for them, so that none writes into a directory after it is removed. SIGINT whatever
+    the signal: a Python child (Copier) then cleans up its own clones, where SIGTERM
+    would end it on the spot and leave them in the temp folder.
 
     A terminal's Ctrl-C reaches the whole process group anyway; a `kill PID` or a CI
     runner's SIGTERM may reach this process alone. Linux lists a task's children in
     /proc (proc(5), /proc/[pid]/task/[tid]/children); elsewhere this does nothing.
     """
-    children: set[int] = set()
-    with contextlib.suppress(OSError):
-        for task in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{task}/children", encoding="ascii") as file:
-                children.update(int(pid) for pid in file.read().split())
-    for pid in children:
+    children = _children_of(os.getpid())
+    descendants = list(children)
+    for pid in descendants:  # grows while it is walked: breadth first
+        descendants.extend(_children_of(pid))
+    for pid in descendants:
         with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM if signum == signal.SIGHUP else signum)
+            os.kill(pid, signal.SIGINT)
     deadline = time.monotonic() + 5
-    for pid in children:
-        with contextlib.suppress(OSError):  # ChildProcessError: already reaped by its owner
-            while os.waitpid(pid, os.WNOHANG) == (0, 0):
-                if time.monotonic() > deadline:
+    for pid in descendants:
+        while _running(pid, reap=pid in children):
+            if time.monotonic() > deadline:
+                with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    break
-                time.sleep(0.01)
+                deadline += 1
+            time.sleep(0.01)
+
+
+def _children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as file:
+                found.extend(int(child) for child in file.read().split())
+    return found
+
+
+def _running(pid: int, *, reap: bool) -> bool:
+    """Whether `pid` still runs; a child of this process is reaped once it has ended,
+    a grandchild is reaped by whoever inherited it."""
+    try:
+        if reap:
+            return os.waitpid(pid, os.WNOHANG) == (0, 0)
+        with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+            return file.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except OSError:  # ChildProcessError: already reaped by its owner; no /proc entry: gone
+        return False
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ import yaml
 from .copier_extension import SPEC_KEYS, copier_data
 from .errors import Problem, RepositoryError, SpecError, ToolError, describe
 from .loader import load_spec
-from .render import run_copy, run_update
+from .render import private_tempdir, run_copy, run_update
 from .validate import validate
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -265,12 +265,14 @@ def _strict_drift(copy: Path, answers: dict[str, Any], data: dict[str, Any], scr
 
 def _update_data(root: Path) -> tuple[bool, str, str]:
     """Copier's own check-update (PEP 440 ordering of the template's git tags)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "copier", "check-update", "--output-format", "json", str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with private_tempdir() as scratch:  # the child's clones land there, removed whatever happens
+        result = subprocess.run(
+            [sys.executable, "-m", "copier", "check-update", "--output-format", "json", str(root)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )
     if result.returncode != 0:
         raise ToolError(f"copier check-update failed: {result.stderr.strip() or result.stdout.strip()}")
     report = json.loads(result.stdout.strip().splitlines()[-1])

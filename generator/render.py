@@ -67,14 +67,30 @@ def _unknown_version(ref: str, source: str) -> UsageError:
 
 def run_copy(source: str, destination: Path, **options: object) -> None:
     """copier.run_copy with bluegreen's settings and errors."""
-    with copier_errors(source), _quiet():
+    with copier_errors(source), _quiet(), private_tempdir():
         copier.run_copy(source, destination, defaults=True, unsafe=True, quiet=True, **options)
 
 
 def run_update(repo: Path, source: str, **options: object) -> None:
     """copier.run_update with bluegreen's settings and errors."""
-    with copier_errors(source), _quiet():
+    with copier_errors(source), _quiet(), private_tempdir():
         copier.run_update(repo, defaults=True, unsafe=True, quiet=True, overwrite=True, **options)
+
+
+@contextlib.contextmanager
+def private_tempdir() -> Iterator[Path]:
+    """A temp folder of bluegreen's own for Copier's clones and scratch copies, removed
+    afterwards whatever happened. Copier removes its clones itself, but a cleanup cut
+    short (a signal while a git process still writes into a clone) would leave one in the
+    user's temp folder."""
+    scratch = Path(tempfile.mkdtemp(prefix="bluegreen-copier."))
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(scratch)
+    try:
+        yield scratch
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @contextlib.contextmanager

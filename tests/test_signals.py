@@ -194,3 +194,58 @@ def test_sync_stopped_at_a_random_point_leaves_the_repo_as_committed(
     assert err.splitlines() == [STOPPED_LINE.format(name=signum.name)], err
     assert tree(repo) == before, f"the repo changed after {delay:.2f}s"
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_check_stopped_at_a_random_point_leaves_no_clone(committed_repo, sync_run, tmp_path, index):
+    """check works in a throwaway clone in the temp folder: a signal removes it too."""
+    import shutil
+
+    repo = Path(shutil.copytree(committed_repo, tmp_path / "minimal", symlinks=True))
+    before = tree(repo)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    delay = random.Random(SEED * 10000 + index).uniform(0, sync_run * 1.5)
+
+    code, err = interrupt(["check", str(repo)], tmpdir, signal.SIGTERM, delay)
+
+    assert list(tmpdir.iterdir()) == [], f"left in the temp folder after {delay:.2f}s"
+    assert tree(repo) == before
+    if code not in (1, -signal.SIGTERM):  # 1: finished, the spec changed since the render
+        assert code == 143, err
+        assert err.splitlines() == [STOPPED_LINE.format(name="SIGTERM")], err
+
+
+def _children(pid: int) -> list[str]:
+    """The command lines of a process's children (Linux /proc)."""
+    lines = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                lines.append(Path(f"/proc/{child}/cmdline").read_text().replace("\0", " "))
+            except OSError:
+                continue
+    return lines
+
+
+def test_check_stopped_while_copier_check_update_runs_leaves_no_clone(committed_repo, tmp_path):
+    """The signal at a chosen point: while check's `copier check-update` child clones the
+    template. The child is stopped the Ctrl-C way, so Copier removes its clone itself."""
+    import shutil
+
+    repo = Path(shutil.copytree(committed_repo, tmp_path / "minimal", symlinks=True))
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    process = start(["check", str(repo)], tmpdir)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if any("check-update" in line for line in _children(process.pid)) and any(tmpdir.iterdir()):
+            break
+        time.sleep(0.01)
+    assert process.poll() is None, "check finished before its check-update child was seen"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+
+    assert process.returncode == 143, err
+    assert err.splitlines() == [STOPPED_LINE.format(name="SIGTERM")]
+    assert list(tmpdir.iterdir()) == []
