@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -21,17 +25,112 @@ EXIT_OK = 0
 EXIT_TEMPLATE_OUTDATED = 3  # `check`: nothing drifted, but a newer template version exists
 
 
+# Signals that stop a command the way Ctrl-C does: what it started is undone (the staging
+# directory and Copier's clones removed, a sync's half-applied changes reverted), one
+# line says so, and the exit status is 128 + the signal number (130, 143, 129).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(BaseException):
+    """A stop signal, raised where the program was so that every `finally` and cleanup runs.
+
+    A BaseException, like KeyboardInterrupt: code that catches Exception (Copier's own
+    cleanup does) lets it through.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand. A BluegreenError prints its lines and exits with its code; anything
     else is a bug and keeps its traceback."""
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        with _stop_signals():
+            return args.run(args)
     except BluegreenError as error:
         print(error, file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        return 130
+    except Interrupted as stop:
+        name = signal.Signals(stop.signum).name
+        print(f"bluegreen: stopped by {name}; what it had started is undone", file=sys.stderr)
+        return 128 + stop.signum
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Turn the first stop signal into Interrupted; later ones (while cleaning up) are ignored,
+    so that a second Ctrl-C or a repeated SIGTERM cannot cut the cleanup short."""
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        _stop_children()
+        raise Interrupted(signum)
+
+    previous = {}
+    for number in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or unsupported
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _stop_children() -> None:
+    """Stop the programs this process started, and theirs (git under Copier, and the git
+    commands `git worktree add` runs; `copier check-update`), as Ctrl-C does, and wait
+    for them, so that none writes into a directory after it is removed. SIGINT whatever
+    the signal: a Python child (Copier) then cleans up its own clones, where SIGTERM
+    would end it on the spot and leave them in the temp folder.
+
+    A terminal's Ctrl-C reaches the whole process group anyway; a `kill PID` or a CI
+    runner's SIGTERM may reach this process alone. Linux lists a task's children in
+    /proc (proc(5), /proc/[pid]/task/[tid]/children); elsewhere this does nothing.
+    """
+    children = _children_of(os.getpid())
+    descendants = list(children)
+    for pid in descendants:  # grows while it is walked: breadth first
+        descendants.extend(_children_of(pid))
+    for pid in descendants:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + 5
+    for pid in descendants:
+        while _running(pid, reap=pid in children):
+            if time.monotonic() > deadline:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                deadline += 1
+            time.sleep(0.01)
+
+
+def _children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as file:
+                found.extend(int(child) for child in file.read().split())
+    return found
+
+
+def _running(pid: int, *, reap: bool) -> bool:
+    """Whether `pid` still runs; a child of this process is reaped once it has ended,
+    a grandchild is reaped by whoever inherited it."""
+    try:
+        if reap:
+            return os.waitpid(pid, os.WNOHANG) == (0, 0)
+        with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+            return file.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except OSError:  # ChildProcessError: already reaped by its owner; no /proc entry: gone
+        return False
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -64,9 +163,15 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from .lifecycle import sync
+    from .lifecycle import restore_work_tree, sync, work_tree_is_clean
 
-    result = sync(args.repo)
+    clean = work_tree_is_clean(args.repo)
+    try:
+        result = sync(args.repo)
+    except Interrupted:
+        if clean:  # a dirty tree is refused before sync writes anything: nothing to undo
+            restore_work_tree(args.repo)
+        raise
     for path in result.changed:
         print(f"{'conflict' if path in result.conflicts else 'changed'}: {path}")
     if result.conflicts:
@@ -86,7 +191,7 @@ def _check(args: argparse.Namespace) -> int:
 
     result = check(args.repo, strict=args.strict)
     print("\n".join(result.lines()))
-    if result.drift:
+    if result.drift or result.broken:
         return EXIT_FAILED
     return EXIT_TEMPLATE_OUTDATED if result.update_available else EXIT_OK
 

@@ -12,11 +12,15 @@ reports what it would change, and asks Copier whether a newer template version e
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +28,9 @@ from typing import Any
 import yaml
 
 from .copier_extension import SPEC_KEYS, copier_data
-from .errors import Problem, RepositoryError, SpecError, ToolError
+from .errors import Problem, RepositoryError, SpecError, ToolError, describe
 from .loader import load_spec
-from .render import run_copy, run_update
+from .render import private_tempdir, run_copy, run_update
 from .validate import validate
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -56,23 +60,33 @@ class Drift:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What `check` found; `ok` when the repository needs neither a sync nor an update."""
+    """What `check` found; `ok` when the repository needs neither a sync nor an update.
+
+    `broken`: committed files no render can fix, so that the drift comparison (which keeps
+    the team's edits) does not see them: conflict markers left from a sync or update,
+    Terraform that does not parse or is not `terraform fmt`-clean.
+    """
 
     drift: list[Drift]
     current_version: str
     latest_version: str
     update_available: bool
     uncommitted: bool = False
+    broken: list[Drift] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.drift and not self.update_available
+        return not self.drift and not self.update_available and not self.broken
 
     def lines(self) -> list[str]:
         """A report, one line per finding (the CLI prints these)."""
         lines = [f"differs from service.yaml: {item}" for item in self.drift]
         if self.drift:
             lines.append("run `bluegreen sync` and commit the result")
+        lines += [f"needs fixing: {item}" for item in self.broken]
+        if self.broken:
+            lines.append("resolve the <<<<<<< markers, run `terraform fmt -recursive`, and commit the result")
         if self.update_available:
             lines.append(
                 f"template {self.latest_version} is available (this repo uses {self.current_version}):"
@@ -80,6 +94,7 @@ class CheckResult:
             )
         if not lines:
             lines.append(f"up to date (template {self.current_version})")
+        lines += [f"note: {note}" for note in self.notes]
         if self.uncommitted:
             lines.append("note: uncommitted changes were not checked; check compares the last commit")
         return lines
@@ -149,11 +164,78 @@ def check(repo: str | Path, strict: bool = False) -> CheckResult:
         clone = Path(scratch) / top.name
         _git(root, "clone", "--quiet", "--shared", "--no-tags", str(top), str(clone))
         copy = clone / root.resolve().relative_to(top.resolve())
-        answers = _answers(copy)
-        data = _spec_data(copy / SPEC_FILE, str(Path(repo) / SPEC_FILE))
-        drift = _strict_drift(copy, answers, data, Path(scratch)) if strict else _sync_drift(copy)
+        with _named_as(copy, Path(repo)):
+            answers = _answers(copy)
+            data = _spec_data(copy / SPEC_FILE, str(Path(repo) / SPEC_FILE))
+            # Before the sync below: it would re-render some of the files.
+            broken, notes = _broken_files(copy)
+            drift = _strict_drift(copy, answers, data, Path(scratch)) if strict else _sync_drift(copy)
     update_available, current, latest = _update_data(root)
-    return CheckResult(drift, current, latest, update_available, uncommitted=bool(_status(root)))
+    return CheckResult(
+        drift, current, latest, update_available, uncommitted=bool(_status(root)), broken=broken, notes=notes
+    )
+
+
+@contextlib.contextmanager
+def _named_as(clone: Path, repo: Path) -> Iterator[None]:
+    """Errors about the throwaway clone name the user's repository instead: the clone is
+    gone by the time the message is read."""
+    try:
+        yield
+    except SpecError as error:
+        raise type(error)(error.source.replace(str(clone), str(repo)), error.problems) from None
+    except ToolError as error:
+        raise type(error)(str(error.args[0]).replace(str(clone), str(repo))) from None
+
+
+# A line a merge tool writes around a conflict: git's and Copier's inline markers
+# (`<<<<<<< before updating`, `=======`, `>>>>>>> after updating`; diff3 adds `|||||||`).
+_CONFLICT_MARKER = re.compile(rb"^(<{7}|>{7}|\|{7})( |\r?$)", re.MULTILINE)
+_TERRAFORM_FILES = (".tf", ".tfvars")
+
+
+def _broken_files(copy: Path) -> tuple[list[Drift], list[str]]:
+    """Committed files with conflict markers, and Terraform files that do not parse or are
+    not as `terraform fmt` writes them; with a note when no terraform is there to ask."""
+    tracked = sorted(filter(None, _git(copy, "ls-files", "-z").split("\0")))
+    broken: list[Drift] = []
+    terraform_files = []
+    for path in tracked:
+        file = copy / path
+        if file.is_symlink() or not file.is_file():
+            continue
+        content = file.read_bytes()
+        if b"\0" not in content[:8000] and _CONFLICT_MARKER.search(content):
+            broken.append(Drift("conflict markers", path))
+        elif path.endswith(_TERRAFORM_FILES):
+            terraform_files.append((path, content))
+    if not terraform_files:
+        return broken, []
+    try:
+        from .emulator.sandbox import SandboxError, find_terraform
+
+        terraform = find_terraform()
+    except SandboxError:
+        return broken, ["terraform is not on PATH: the formatting of the Terraform files was not checked"]
+    for path, content in terraform_files:
+        kind = _terraform_fmt(terraform, content)
+        if kind:
+            broken.append(Drift(kind, path))
+    return broken, []
+
+
+def _terraform_fmt(terraform: str, content: bytes) -> str | None:
+    """What is wrong with one Terraform file for `terraform fmt`, or None."""
+    result = subprocess.run(
+        [terraform, "fmt", "-no-color", "-"],
+        input=content,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"},
+    )
+    if result.returncode != 0:
+        return "not valid Terraform"
+    return None if result.stdout == content else "not terraform fmt-clean"
 
 
 def _sync_drift(copy: Path) -> list[Drift]:
@@ -188,12 +270,14 @@ def _strict_drift(copy: Path, answers: dict[str, Any], data: dict[str, Any], scr
 
 def _update_data(root: Path) -> tuple[bool, str, str]:
     """Copier's own check-update (PEP 440 ordering of the template's git tags)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "copier", "check-update", "--output-format", "json", str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with private_tempdir() as scratch:  # the child's clones land there, removed whatever happens
+        result = subprocess.run(
+            [sys.executable, "-m", "copier", "check-update", "--output-format", "json", str(root)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )
     if result.returncode != 0:
         raise ToolError(f"copier check-update failed: {result.stderr.strip() or result.stdout.strip()}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -227,9 +311,12 @@ def _answers(root: Path) -> dict[str, Any]:
     if not isinstance(answers, dict):
         raise SpecError(source, [Problem(None, None, "", "Copier's answers", "no mapping")])
     problems = [
-        Problem(None, None, key, what, "none")
-        for key, what in (("_src_path", "the template source"), ("_commit", "the template's git version"))
-        if not answers.get(key)
+        Problem(None, None, key, what, "none" if not answers.get(key) else describe(answers[key]))
+        for key, what in (
+            ("_src_path", "the template source (a string)"),
+            ("_commit", "the template's git version (a string)"),
+        )
+        if not answers.get(key) or not isinstance(answers[key], str)
     ]
     if problems:
         raise SpecError(source, problems)
@@ -265,3 +352,22 @@ def _status(root: Path) -> list[tuple[str, str]]:
 
 def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def work_tree_is_clean(repo: str | Path) -> bool:
+    """Whether `repo` is a generated repository in a clean git work tree: the state `sync`
+    starts from, and the one `restore_work_tree` can bring back."""
+    try:
+        return not _status(_repo_root(repo))
+    except (RepositoryError, subprocess.CalledProcessError, OSError):
+        return False
+
+
+def restore_work_tree(repo: str | Path) -> None:
+    """Undo a sync cut short (by a signal): back to the last commit, no new files.
+
+    Only for a tree `work_tree_is_clean` said was clean before the sync began: then every
+    change and every untracked file is the sync's own. Ignored files are left alone."""
+    root = _repo_root(repo)
+    _git(root, "reset", "--quiet", "--hard", "HEAD")
+    _git(root, "clean", "--quiet", "-d", "--force", "--", ".")

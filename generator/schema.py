@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -55,11 +57,94 @@ def service_schema() -> dict[str, Any]:
     return json.loads(schema_text())
 
 
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """A schema `pattern` compiled with the meaning JSON Schema gives it (ECMA-262).
+
+    Two differences from Python's `re` let values through that editors reject and that
+    break the files they reach: `$` also matches before a final newline in Python (so
+    `^[a-z]+$` accepts "staging\\n"), and `\\w`, `\\d`, `\\s` match any Unicode letter,
+    digit or space. Here `$` (outside a character class) becomes `\\Z`, the end of the
+    string, and classes are ASCII, as in ECMA-262 without the `u` and `m` flags
+    (JSON Schema 2020-12 Validation, section 6.3.3; ECMA-262, section 22.2 "RegExp
+    Objects"). Patterns also match within a string, as in JSON Schema: the schema's
+    own `^...$` anchor them.
+    """
+    return _compile(pattern)
+
+
 @cache
-def _validator() -> jsonschema.Draft202012Validator:
+def _compile(pattern: str) -> re.Pattern[str]:
+    translated, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            translated.append(char)
+            escaped = False
+        elif char == "\\":
+            translated.append(char)
+            escaped = True
+        elif in_class:
+            translated.append(char)
+            in_class = char != "]"
+        elif char == "[":
+            translated.append(char)
+            in_class = True
+        else:
+            translated.append(r"\Z" if char == "$" else char)
+    return re.compile("".join(translated), re.ASCII)
+
+
+def _pattern(
+    validator: jsonschema.protocols.Validator, pattern: str, instance: object, _: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_regex(pattern).search(str(instance)):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _is_integer(_: object, instance: object) -> bool:
+    """Integers are written as integers: YAML's 8080.0 is a float, and would render as one
+    (`EXPOSE 8080.0`); JSON Schema's 'a float with no fraction is an integer' does not apply."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _exact(keyword: str) -> Callable[..., Iterator[ValidationError]]:
+    """`enum` and `const` that tell 256.0 from 256 (and true from 1), as they tell 'a' from 'b'."""
+    draft = jsonschema.Draft202012Validator.VALIDATORS[keyword]
+
+    def check(
+        validator: jsonschema.protocols.Validator, allowed: Any, instance: object, schema: dict[str, Any]
+    ) -> Iterator[ValidationError]:
+        choices = allowed if keyword == "enum" else [allowed]
+        if isinstance(instance, float) and not any(isinstance(choice, float) for choice in choices):
+            yield ValidationError(f"{instance!r} is not one of {choices!r}")
+            return
+        yield from draft(validator, allowed, instance, schema)
+
+    return check
+
+
+_ServiceValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    validators={"pattern": _pattern, "enum": _exact("enum"), "const": _exact("const")},
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
     schema = service_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return _ServiceValidator(schema)
+
+
+def schema_validator() -> jsonschema.protocols.Validator:
+    """The published schema read the JSON Schema way (ECMA-262 patterns, integers without
+    a fraction point): what editors check, and what bluegreen checks before its own rules."""
+    return _validator()
+
+
+# Fields whose value may span lines: the README's prose. Everywhere else a value ends up
+# on one line of HCL, YAML, shell, a Dockerfile or a path.
+_MULTILINE = {("description",)}
 
 
 def schema_problems(spec: LoadedSpec) -> list[Problem]:
@@ -67,7 +152,33 @@ def schema_problems(spec: LoadedSpec) -> list[Problem]:
     problems: list[Problem] = []
     for error in _validator().iter_errors(spec.data):
         problems.extend(_translate(error, spec))
+    reported = {problem.path for problem in problems}  # one line per field: the pattern's says more
+    problems.extend(p for p in _unprintable(spec, spec.data, ()) if p.path not in reported)
     return problems
+
+
+def _unprintable(spec: LoadedSpec, value: object, path: FieldPath) -> Iterator[Problem]:
+    """Control characters, line breaks and invisible formatting (bidi overrides, zero-width
+    and non-breaking spaces) in any key or string value: they change what a generated file
+    means or hide what it says."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and (bad := _bad_character(key, multiline=False)):
+                yield _at(spec, (*path, key), (*path, key), "a printable key", f"{bad} in key {key!r}")
+            yield from _unprintable(spec, item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unprintable(spec, item, (*path, index))
+    elif isinstance(value, str) and (bad := _bad_character(value, multiline=path in _MULTILINE)):
+        expected = "printable text" + (" (line breaks allowed)" if path in _MULTILINE else " on one line")
+        yield _at(spec, path, path, expected, f"{bad} in {describe(value)}")
+
+
+def _bad_character(text: str, *, multiline: bool) -> str | None:
+    for char in text:
+        if not (char.isprintable() or (multiline and char == "\n")):
+            return f"the character U+{ord(char):04X}"
+    return None
 
 
 def _translate(error: ValidationError, spec: LoadedSpec) -> list[Problem]:

@@ -269,7 +269,7 @@ CASES = [
         "tags.Service",
         "not one of the keys bluegreen sets",
     ),
-    ("tag-value-boolean", HEAD + "tags:\n  Public: no\n", 9, "tags.Public", "tag value string"),
+    ("tag-value-boolean", HEAD + "tags:\n  Public: no\n", 9, "tags.Public", "'no' quoted for a string"),
     (
         "account-id-number",
         HEAD.replace("  region: us-west-2\n", "  region: us-west-2\n  account_id: 123456789012\n"),
@@ -302,7 +302,7 @@ BROKEN_FILES = [
     ("empty-file", "", 1, "an empty document"),
     ("tab-indent", "aws:\n\tregion: us-west-2\n", 2, "valid YAML"),
     ("two-documents", HEAD + "---\n" + HEAD, 8, "valid YAML"),
-    ("python-tag", "name: !!python/name:os.system\n", 1, "valid YAML"),
+    ("python-tag", "name: !!python/name:os.system\n", 1, "a plain YAML value"),
     ("integer-key", HEAD + "1: one\n", 8, "string keys"),
 ]
 
