@@ -101,7 +101,9 @@ def test_pipeline_structure(spec):
         assert model.deploy_job_timeout_minutes > model.deploy_timeout_minutes + 5
         if index:
             promote = jobs[f"promote:{env.name}"]
-            assert promote["needs"] == [f"deploy:{names[index - 1]}"], "promotes what the previous one deployed"
+            assert promote["needs"] == [f"deploy:{names[index - 1]}"], (
+                "promotes what the previous one deployed"
+            )
             assert promote["script"] == [f"./deploy/execute.sh promote {env.name}"]
             assert promote["stage"] == "deploy" and promote["resource_group"] == env.name
         manual = [rule for rule in deploy.get("rules", []) if rule.get("when") == "manual"]
