@@ -721,6 +721,84 @@ def test_a_deploy_while_another_deployment_runs_says_which_and_changes_nothing(
     assert info["rollbackInfo"]["rollbackMessage"], "stopped with --auto-rollback-enabled"
 
 
+# --- `bluegreen demo --deploy`: the rehearsal a newcomer runs ----------------------------------
+
+
+def _bluegreen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "bluegreen.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,  # a safety net, not an assertion about speed
+        check=False,
+    )
+
+
+def test_demo_deploys_keeps_the_emulator_deploys_an_edit_and_stops(terraform_toolchain, tmp_path: Path):
+    spec = tmp_path / "service.yaml"
+    spec.write_text(SPEC.read_text())
+    workdir = tmp_path / "demo"
+    first = _bluegreen("demo", str(spec), "--deploy", "--workdir", str(workdir), "--keep", cwd=tmp_path)
+    env_file = workdir / "emulator.env"
+    values = dict(
+        line.split("=", 1)
+        for line in (env_file.read_text() if env_file.exists() else "").splitlines()
+        if "=" in line
+    )
+    try:
+        assert first.returncode == 0, first.stdout + first.stderr
+        endpoint = values["AWS_ENDPOINT_URL"]
+        assert sandbox.is_answering(endpoint), "--keep leaves the emulator up"
+        assert values["PRODUCTION_AWS_ACCESS_KEY_ID"] and values["PRODUCTION_AWS_SECRET_ACCESS_KEY"]
+        assert values["PRODUCTION_AWS_DEFAULT_REGION"] == "eu-west-1"
+        # A blue/green deployment of the image put in for the commit, its steps and what runs.
+        assert re.search(r"^created deployment \S+$", first.stdout, re.MULTILINE)
+        assert re.search(r"^  step AllowTraffic\s+Succeeded$", first.stdout, re.MULTILINE), first.stdout
+        assert re.search(
+            r"^running: minimal-production:\d+ image \S+@sha256:[0-9a-f]{64} cpu 256 memory 512$",
+            first.stdout,
+            re.MULTILINE,
+        ), first.stdout
+
+        spec.write_text(SPEC.read_text() + "  environment:\n    GREETING: hello\n")
+        second = _bluegreen("demo", str(spec), "--deploy", "--workdir", str(workdir), "--keep", cwd=tmp_path)
+
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert f"still running at {endpoint}" in second.stdout
+        assert "synced" in second.stdout
+        assert re.search(r"^created deployment \S+$", second.stdout, re.MULTILINE), second.stdout
+        assert "environment: GREETING" in second.stdout
+        # Through the emulator's API: two deployments, the second one's revision runs, with the variable.
+        credentials = sandbox.Credentials(
+            values["PRODUCTION_AWS_ACCESS_KEY_ID"], values["PRODUCTION_AWS_SECRET_ACCESS_KEY"], ACCOUNT
+        )
+        codedeploy = sandbox.client("codedeploy", endpoint, "eu-west-1", credentials)
+        deployments = codedeploy.list_deployments(
+            applicationName="minimal-production", deploymentGroupName="minimal-production"
+        )["deployments"]
+        assert len(deployments) == 2
+        ecs = sandbox.client("ecs", endpoint, "eu-west-1", credentials)
+        arn = ecs.describe_services(cluster="minimal-production", services=["minimal-production"])[
+            "services"
+        ][0]["taskDefinition"]
+        (container,) = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"][
+            "containerDefinitions"
+        ]
+        assert [e["name"] for e in container["environment"]] == ["GREETING"]
+    finally:
+        stop = _bluegreen("demo", "--stop", "--workdir", str(workdir), cwd=tmp_path)
+        pid = values.get("BLUEGREEN_EMULATOR_PID", "")
+        if pid.isdigit():
+            sandbox.stop_detached(int(pid))  # whatever --stop did: no server outlives the test
+    assert stop.returncode == 0, stop.stderr
+    assert "emulator stopped" in stop.stdout
+    assert not env_file.exists()
+    assert not sandbox.is_answering(values["AWS_ENDPOINT_URL"])
+
+
 # --- errors before anything is touched: no emulator needed ----------------------------------
 
 

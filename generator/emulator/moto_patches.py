@@ -538,6 +538,96 @@ def codedeploy_last_deployments() -> None:
     responses._deployment_group_info = deployment_group_info
 
 
+# The lifecycle events of an ECS deployment, in order ("AppSpec 'hooks' section for an
+# Amazon ECS deployment", CodeDeploy User Guide); the hook ones run only when the AppSpec names a function.
+_ECS_EVENTS = (
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+)
+_ECS_ACTIONS = ("Install", "AllowTestTraffic", "AllowTraffic")
+
+
+def _lifecycle_events(deployment: Any) -> list[dict[str, Any]]:
+    """Each event's status from where the emulated deployment is: all Pending before it starts;
+    Install InProgress while it runs; everything done once it succeeded; after a stop or
+    failure the new task set was installed and nothing after it ran."""
+    import yaml
+
+    try:
+        appspec = yaml.safe_load(deployment.revision["appSpecContent"]["content"]) or {}
+        hooks = {name for hook in appspec.get("Hooks") or [] for name in hook}
+    except (KeyError, TypeError, AttributeError, yaml.YAMLError):
+        hooks = set()
+    status = deployment.status
+    events = []
+    for name in _ECS_EVENTS:
+        runs = name in _ECS_ACTIONS or name in hooks
+        if status in {"Created", "Queued"}:
+            state = "Pending"
+        elif status == "InProgress":
+            state = "InProgress" if name == "Install" else ("Pending" if runs else "Skipped")
+            if _ECS_EVENTS.index(name) < _ECS_EVENTS.index("Install"):
+                state = "Succeeded" if runs else "Skipped"
+        elif status == "Succeeded":
+            state = "Succeeded" if runs else "Skipped"
+        elif name == "Install":
+            state = "Succeeded" if status == "Stopped" else "Failed"
+        elif _ECS_EVENTS.index(name) < _ECS_EVENTS.index("Install"):
+            state = "Succeeded" if runs else "Skipped"
+        else:
+            state = "Skipped"
+        events.append({"lifecycleEventName": name, "status": state})
+    return events
+
+
+@patch
+def codedeploy_deployment_targets() -> None:
+    """ListDeploymentTargets and GetDeploymentTarget for ECS deployments.
+
+    moto has neither. An ECS deployment has one target per service of its group, named
+    CLUSTER:SERVICE, whose lifecycleEvents are the steps `deploy/execute.sh` prints
+    after a deployment (_lifecycle_events: a coarse record of the emulated run, which
+    takes no real time).
+    """
+    from moto.codedeploy.responses import CodeDeployResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def targets(deployment: Any) -> list[str]:
+        services = deployment.deployment_group.ecs_services or []
+        return [f"{ref['clusterName']}:{ref['serviceName']}" for ref in services]
+
+    def list_deployment_targets(self: CodeDeployResponse) -> str:
+        deployment = self.codedeploy_backend.get_deployment(self._get_param("deploymentId"))
+        return _json({"targetIds": targets(deployment)})
+
+    def get_deployment_target(self: CodeDeployResponse) -> str:
+        deployment = self.codedeploy_backend.get_deployment(self._get_param("deploymentId"))
+        target = self._get_param("targetId")
+        if target not in targets(deployment):
+            raise JsonRESTError(
+                "DeploymentTargetDoesNotExistException", f"The target {target} does not exist."
+            )
+        status = {"Created": "Pending", "Queued": "Pending", "Stopped": "Failed"}.get(
+            deployment.status, deployment.status
+        )
+        ecs_target = {
+            "deploymentId": deployment.deployment_id,
+            "targetId": target,
+            "status": status,
+            "lifecycleEvents": _lifecycle_events(deployment),
+        }
+        return _json({"deploymentTarget": {"deploymentTargetType": "ECSTarget", "ecsTarget": ecs_target}})
+
+    _add(CodeDeployResponse, "list_deployment_targets", list_deployment_targets)
+    _add(CodeDeployResponse, "get_deployment_target", get_deployment_target)
+
+
 # --- ECR ---------------------------------------------------------------------------------
 
 
