@@ -689,28 +689,41 @@ def _appspec(task_definition: str, container: str, port: int) -> str:
     return json.dumps({"version": 0.0, "Resources": [{"TargetService": target}]})
 
 
-def test_a_deploy_while_another_deployment_runs_says_which_and_changes_nothing(
-    stack: Stack, rolled_back: Watched
-):
-    codedeploy = stack.client("codedeploy")
-    names = stack.names("production")
-    running = codedeploy.create_deployment(
+def _start_deployment(stack: Stack, env_name: str) -> str:
+    """A deployment of what runs, started behind execute.sh's back (another pipeline's, say)."""
+    names = stack.names(env_name)
+    return stack.client("codedeploy").create_deployment(
         applicationName=names["codedeploy_app"],
         deploymentGroupName=names["deployment_group"],
         revision={
             "revisionType": "AppSpecContent",
-            "appSpecContent": {
-                "content": _appspec(stack.service("production")["taskDefinition"], "shop", 8000)
-            },
+            "appSpecContent": {"content": _appspec(stack.service(env_name)["taskDefinition"], "shop", 8000)},
         },
     )["deploymentId"]
 
+
+def test_a_deploy_while_another_deployment_runs_says_which_and_changes_nothing(
+    stack: Stack, rolled_back: Watched
+):
+    running = _start_deployment(stack, "production")
+    before = stack.service("production")["taskDefinition"]
+
     deploy = stack.run("deploy", "production", IMAGE_TAG=FIRST_TAG)
 
+    # (Reading its status moves the emulated deployment on a step: Created, then InProgress.)
     assert deploy.returncode == 1
-    assert f"deployment {running} of production is still Created" in deploy.stderr
+    assert re.search(
+        rf"deployment {running} of production is still (Created|InProgress): wait", deploy.stderr
+    )
     assert "deploy/execute.sh rollback production" in deploy.stderr
-    assert "Terraform" not in deploy.stdout and "Apply complete" not in deploy.stdout
+    assert "Apply complete" not in deploy.stdout, "Terraform changed nothing"
+    assert stack.service("production")["taskDefinition"] == before
+    stack.client("codedeploy").stop_deployment(deploymentId=running)
+
+
+def test_rollback_stops_a_running_deployment(stack: Stack, rolled_back: Watched):
+    codedeploy = stack.client("codedeploy")
+    running = _start_deployment(stack, "production")
 
     rollback = stack.run("rollback", "production")
 
@@ -719,6 +732,7 @@ def test_a_deploy_while_another_deployment_runs_says_which_and_changes_nothing(
     info = codedeploy.get_deployment(deploymentId=running)["deploymentInfo"]
     assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "MANUAL_STOP")
     assert info["rollbackInfo"]["rollbackMessage"], "stopped with --auto-rollback-enabled"
+    assert not any(stack.scaling_suspended("production").values())
 
 
 # --- `bluegreen demo --deploy`: the rehearsal a newcomer runs ----------------------------------
