@@ -735,6 +735,34 @@ def test_rollback_stops_a_running_deployment(stack: Stack, rolled_back: Watched)
     assert not any(stack.scaling_suspended("production").values())
 
 
+def test_a_deployment_still_running_at_the_deadline_is_stopped_and_the_session_renewed(
+    stack: Stack, rolled_back: Watched
+):
+    """DEPLOY_TIMEOUT_MINUTES=0: the deadline is at once. With OIDC (the emulator's STS takes any
+    token) and sessions said to last 10 minutes, every poll renews the session first."""
+    deploy = stack.run_watching_scaling(
+        "production",
+        "deploy",
+        "production",
+        IMAGE_TAG=FIRST_TAG,
+        DEPLOY_TIMEOUT_MINUTES="0",
+        GITLAB_OIDC_TOKEN="header.payload.signature",
+        AWS_ROLE_ARN=f"arn:aws:iam::{ACCOUNT}:role/gitlab-deployer",
+        ROLE_SESSION_SECONDS="600",
+    )
+
+    assert deploy.result.returncode == 1, deploy.stdout
+    deployment_id = _printed(r"^created deployment (\S+)$", deploy.stdout)
+    assert f"deployment {deployment_id} still InProgress at the deadline" in deploy.result.stderr
+    assert "stopped it, CodeDeploy rolls it back" in deploy.result.stderr
+    assert f"renewed the session of arn:aws:iam::{ACCOUNT}:role/gitlab-deployer" in deploy.stdout
+    info = stack.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "MANUAL_STOP")
+    assert info["rollbackInfo"]["rollbackMessage"]
+    assert True in deploy.suspended_states
+    assert not any(stack.scaling_suspended("production").values()), "resumed after the stop"
+
+
 # --- `bluegreen demo --deploy`: the rehearsal a newcomer runs ----------------------------------
 
 
