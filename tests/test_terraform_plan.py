@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bluegreen.demo import run_demo
 from bluegreen.emulator import sandbox
 from bluegreen.model import ALL_AT_ONCE_CONFIG, Environment
 from bluegreen.validate import validate_file
@@ -316,7 +317,7 @@ def test_demo_plans_the_example_and_leaves_nothing_running(terraform_toolchain, 
     example = next(s for s in SPECS if s.name == "service.yaml")
     before = _child_moto_pids()
     out = io.StringIO()
-    assert sandbox.run_demo(example, tmp_path / "demo", out=out) == 0, out.getvalue()
+    assert run_demo(example, tmp_path / "demo", out=out) == 0, out.getvalue()
     text = out.getvalue()
     for env in validate_file(example).environments:
         added = re.search(
