@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,8 @@ def _commit(repo: Path, message: str) -> None:
 
 
 def _render_or_sync(spec: Path, repo: Path, out: Any) -> Path:
-    """A new render, committed; or, when `repo` holds one, `spec` copied in and synced, committed."""
+    """A new render, committed; or, when `repo` holds one, a fresh render of `spec` in its place,
+    committed (state, .terraform and the emulator override are git-ignored and stay)."""
     if not (repo / ".copier-answers.yml").is_file():
         render_new(spec, repo)
         _git(repo, "init", "-q")
@@ -184,15 +186,18 @@ def _render_or_sync(spec: Path, repo: Path, out: Any) -> Path:
         _commit(repo, "bluegreen demo: rendered")
         print(f"rendered {spec} into {repo}", file=out)
         return repo
-    from .lifecycle import sync
-
-    shutil.copyfile(spec, repo / "service.yaml")
-    _commit(repo, "bluegreen demo: service.yaml edited")
-    result = sync(repo)
-    if result.conflicts:
-        raise ToolError(f"{repo}: sync left conflicts in {', '.join(result.conflicts)}")
-    _commit(repo, "bluegreen demo: synced")
-    print(f"synced {repo} with {spec}: {len(result.changed)} file(s) changed", file=out)
+    # `bluegreen sync` without keeping edits (the demo's repo has none), from the template this
+    # bluegreen ships: sync fetches the template the answers name, maybe a URL out of reach.
+    fresh = render_new(spec, Path(tempfile.mkdtemp(prefix="bluegreen-demo-")) / "repo")
+    try:
+        for path in filter(None, _git(repo, "ls-files", "-z").split("\0")):
+            (repo / path).unlink(missing_ok=True)
+        shutil.copytree(fresh, repo, dirs_exist_ok=True, symlinks=True)
+    finally:
+        shutil.rmtree(fresh.parent, ignore_errors=True)
+    changed = len([line for line in _git(repo, "status", "--porcelain").splitlines() if line.strip()])
+    _commit(repo, "bluegreen demo: synced with service.yaml")
+    print(f"synced {repo} with {spec}: {changed} file(s) changed", file=out)
     return repo
 
 

@@ -739,7 +739,8 @@ def test_a_deployment_still_running_at_the_deadline_is_stopped_and_the_session_r
     stack: Stack, rolled_back: Watched
 ):
     """DEPLOY_TIMEOUT_MINUTES=0: the deadline is at once. With OIDC (the emulator's STS takes any
-    token) and sessions said to last 10 minutes, every poll renews the session first."""
+    token), 15-minute sessions (STS's least) renewed 15 minutes before their end: every poll
+    renews the session first."""
     deploy = stack.run_watching_scaling(
         "production",
         "deploy",
@@ -748,7 +749,8 @@ def test_a_deployment_still_running_at_the_deadline_is_stopped_and_the_session_r
         DEPLOY_TIMEOUT_MINUTES="0",
         GITLAB_OIDC_TOKEN="header.payload.signature",
         AWS_ROLE_ARN=f"arn:aws:iam::{ACCOUNT}:role/gitlab-deployer",
-        ROLE_SESSION_SECONDS="600",
+        ROLE_SESSION_SECONDS="900",
+        ROLE_RENEW_SECONDS="900",
     )
 
     assert deploy.result.returncode == 1, deploy.stdout
