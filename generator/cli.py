@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_FAILED, BluegreenError
+from .errors import EXIT_FAILED, BluegreenError, UsageError
 from .explain import explain
 from .schema import schema_text
 from .validate import validate_file
@@ -149,8 +149,18 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import run_demo, run_demo_deploy, stop_demo
 
+    if args.stop:
+        if args.file or args.deploy or args.keep:
+            raise UsageError("demo --stop takes --workdir only")
+        return stop_demo(args.workdir)
+    if not args.file:
+        raise UsageError("demo needs FILE, the service.yaml to demonstrate")
+    if args.keep and not args.deploy:
+        raise UsageError("demo --keep goes with --deploy")
+    if args.deploy:
+        return run_demo_deploy(args.file, args.workdir, keep=args.keep)
     dest = Path(args.workdir) / validate_file(args.file).name
     if dest.exists():
         shutil.rmtree(dest)
@@ -220,10 +230,22 @@ def _parser() -> argparse.ArgumentParser:
     new.set_defaults(run=_new)
 
     demo = commands.add_parser(
-        "demo", help="render a spec into a scratch directory and plan it against a local AWS emulator"
+        "demo",
+        help="render a spec into a scratch directory and plan it (or, with --deploy, deploy it blue/green)"
+        " against a local AWS emulator",
     )
-    demo.add_argument("file", metavar="FILE")
+    demo.add_argument("file", metavar="FILE", nargs="?")
     demo.add_argument("--workdir", default=".demo", help="scratch directory (default: .demo)")
+    demo.add_argument(
+        "--deploy",
+        action="store_true",
+        help="rehearse the whole lifecycle: apply, put an image in the emulated ECR, deploy/execute.sh deploy"
+        " every environment (again after an edit of FILE: a second blue/green deployment)",
+    )
+    demo.add_argument(
+        "--keep", action="store_true", help="leave the emulator running; WORKDIR/emulator.env says where"
+    )
+    demo.add_argument("--stop", action="store_true", help="stop the emulator --keep left running in WORKDIR")
     demo.set_defaults(run=_demo)
 
     explain_parser = commands.add_parser(

@@ -283,6 +283,14 @@ BUILD_JOBS = {
 }
 # Time for tasks to start and pass health checks, on top of the configured waits.
 DEPLOY_MARGIN_MINUTES = 30
+# What a deploy job does besides waiting for CodeDeploy (init, plan, apply of a
+# whole stack, ECR checks): the job's `timeout:` is the wait plus this.
+DEPLOY_JOB_EXTRA_MINUTES = 30
+# The one Terraform release the generated pipeline installs and the tests run
+# (the machine's toolchain, /work/shared/design/toolchain.md).
+TERRAFORM_VERSION = "1.11.4"
+# The S3 backend's use_lockfile needs 1.10; the generated roots ask for it.
+TERRAFORM_REQUIRED_VERSION = ">= 1.10"
 DOCKER_PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 
@@ -305,6 +313,11 @@ class ServiceModel:
     docker_platform: str
     # How long deploy/execute.sh waits for a deployment: the slowest environment plus a margin.
     deploy_timeout_minutes: int
+    # The deploy jobs' GitLab `timeout:`: the wait plus what the job does before it.
+    deploy_job_timeout_minutes: int
+    # Terraform of the generated pipeline (the release the tests run) and of the roots' required_version.
+    terraform_version: str
+    terraform_required_version: str
     build: BuildJob | None
     environments: list[Environment] = field(default_factory=list)
 
@@ -336,6 +349,9 @@ def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> S
         destroy=ci["destroy"],
         docker_platform=DOCKER_PLATFORMS[merged[0].spec["compute"]["architecture"]],
         deploy_timeout_minutes=slowest + DEPLOY_MARGIN_MINUTES,
+        deploy_job_timeout_minutes=slowest + DEPLOY_MARGIN_MINUTES + DEPLOY_JOB_EXTRA_MINUTES,
+        terraform_version=TERRAFORM_VERSION,
+        terraform_required_version=TERRAFORM_REQUIRED_VERSION,
         build=BUILD_JOBS.get(defaulted["app"]["runtime"]),
         environments=environments,
     )
@@ -432,7 +448,7 @@ def _environment(defaulted: dict[str, Any], env: MergedEnvironment, manual_promo
         scale_in_cooldown=scaling["scale_in_cooldown"],
         scale_out_cooldown=scaling["scale_out_cooldown"],
         strategy=strategy,
-        deployment_config_name=names["deployment_config"] if shift else ALL_AT_ONCE_CONFIG,
+        deployment_config_name=deployment_config_name(names["prefix"], shift),
         traffic_shift=shift,
         traffic_shift_minutes=shift_minutes(shift),
         test_listener_port=deployment["test_listener_port"],
@@ -451,6 +467,21 @@ def _environment(defaulted: dict[str, Any], env: MergedEnvironment, manual_promo
         manual_promotion=manual_promotion,
         state=state,
     )
+
+
+def deployment_config_name(prefix: str, shift: TrafficShift | None) -> str:
+    """The CodeDeploy config of an environment, named after what it does.
+
+    CodeDeploy cannot change a config, nor delete one a deployment group uses: a
+    new traffic shift is a new config, made under a new name before the old one
+    goes (create_before_destroy in the codedeploy module). At most
+    32 + len("-linear-99-percent-2880-minutes") = 63 characters, within the 100 of
+    CodeDeploy: the prefix is the load balancer's name, 32 at most.
+    """
+    if shift is None:
+        return ALL_AT_ONCE_CONFIG
+    kind = "canary" if shift.type == "TimeBasedCanary" else "linear"
+    return f"{prefix}-{kind}-{shift.percent}-percent-{shift.minutes}-minutes"
 
 
 def shift_minutes(shift: TrafficShift | None) -> int:

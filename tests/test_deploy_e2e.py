@@ -1,9 +1,8 @@
-"""End to end: the generated deploy/execute.sh deploys to the patched emulator.
+"""End to end: the generated deploy/execute.sh deploys to the patched emulator, twice.
 
-tests/specs/minimal.yaml (python runtime, one environment, production, no DNS:
-the cheapest stack with the whole deploy path) is rendered and its stack applied
-with terraform against the patched emulator, as tests/test_terraform_apply.py
-does. Then the REAL deploy/execute.sh runs, with:
+A two-environment service (staging, production; python runtime, no DNS: the
+cheapest stack with the whole deploy path) is rendered, and the REAL
+deploy/execute.sh runs it through the pipeline's life, with:
 
 - the real AWS CLI, pointed at the emulator by AWS_ENDPOINT_URL, signed with the
   fake keys of the emulator's account. It is AWS CLI v1, the PyPI `awscli`
@@ -15,22 +14,33 @@ does. Then the REAL deploy/execute.sh runs, with:
   machine's provider mirror;
 - a `docker` TEST DOUBLE (tests/support/bin/docker) instead of Docker: there is
   no Docker engine on this machine. It records its arguments, which the tests
-  check, and registers a pushed image in the emulator's ECR;
+  check, and keeps one manifest per image, so that a pushed, pulled and pushed
+  again image keeps its digest as with a registry;
 - a PATH of links to just the tools the script needs, so that nothing of the
   machine's (its own aws or docker) is used and a test can leave one out.
+
+The life: staging's stack is applied by hand with no image (the service starts
+with no task); the commit is built and deployed to staging; production gets the
+digest staging deployed (promote) and deploys it, its stack created by that
+deploy. Then service.yaml changes (an environment variable, a secret, cpu and
+memory, compute.spot, the canary percent) and a new tagged private subnet
+appears; the repo is rendered again, a new commit deployed to staging, and
+rolled back. A deployment whose alarm goes off fails and changes nothing.
 
 moto's CodeDeploy runs no deployment; the patches of bluegreen.emulator.moto_patches
 (codedeploy_ecs_deployments_run, codedeploy_stop_deployment,
 codedeploy_last_deployments) make each GetDeployment move a deployment one step
-and, on success, switch the ECS service and the listeners as CodeDeploy does.
-A failing deployment is the release's 5xx alarm going off during it (set with
-SetAlarmState): the most realistic failure, the one the deployment group's
-DEPLOYMENT_STOP_ON_ALARM rollback is there for. About 3.5 minutes, more than a
-third of it the provider's 60 s wait for the load balancer during the apply.
+and, on success, put the AppSpec's task set in as CodeDeploy does;
+ecr_image_digest names images by their manifest. A failing deployment is the
+release's 5xx alarm going off during it (set with SetAlarmState): the most
+realistic failure, the one the deployment group's DEPLOYMENT_STOP_ON_ALARM
+rollback is there for. Several minutes: two load balancers (the provider waits
+60 s for each) and five applies.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -38,16 +48,20 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from bluegreen.emulator import sandbox
 from bluegreen.model import Environment
+from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
 from tests.support.rendering import SPECS, rendered
@@ -56,17 +70,49 @@ from tests.support.template_repo import PROJECT_ROOT
 pytestmark = pytest.mark.terraform
 
 SPEC = PROJECT_ROOT / "tests" / "specs" / "minimal.yaml"
-ENVIRONMENT = "production"
+ENVIRONMENT = "production"  # of minimal.yaml, for the offline tests
 AWS = Path(sys.executable).parent / "aws"
 DOCKER_DOUBLE = PROJECT_ROOT / "tests" / "support" / "bin" / "docker"
 # What execute.sh and the docker double run, besides aws and docker.
-TOOLS = ("bash", "cat", "cut", "dirname", "git", "jq", "mktemp", "rm", "sed", "sha256sum", "sleep", "tr")
-IMAGE_TAG = "3f9c2a7e5b1d4c6a8e0f2b4d6c8a0e1f3b5d7c9a"
+TOOLS = (
+    "bash", "cat", "cp", "cut", "date", "dirname", "git", "jq", "mkdir", "mktemp", "rm", "sed",
+    "sha256sum", "sleep", "tr",
+)  # fmt: skip
+FIRST_TAG = "3f9c2a7e5b1d4c6a8e0f2b4d6c8a0e1f3b5d7c9a"
+SECOND_TAG = "2222222222222222222222222222222222222222"
+THIRD_TAG = "3333333333333333333333333333333333333333"
 SCRIPT_TIMEOUT = 300  # a safety net against a hung script, not an assertion about speed
+REGION = "eu-west-1"
+ACCOUNT = sandbox.EMULATOR_ACCOUNT_ID
+
+# The service of the rehearsal: two environments, the settings the second release changes.
+BASE_SPEC: dict[str, Any] = {
+    "schema_version": 1,
+    "name": "shop",
+    "aws": {"region": REGION},
+    "app": {
+        "runtime": "python",
+        "port": 8000,
+        "environment": {"GREETING": "hello"},
+        "secrets": {"API_TOKEN": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/api-token"},
+    },
+    "compute": {"cpu": 256, "memory": 512, "spot": False},
+    "deployment": {"strategy": "canary", "canary": {"percent": 10, "minutes": 5}},
+    "environments": {"staging": {}, "production": {}},
+}
 
 
-def _environment() -> Environment:
-    return next(env for env in validate_file(SPEC).environments if env.name == ENVIRONMENT)
+def _changed_spec() -> dict[str, Any]:
+    spec = json.loads(json.dumps(BASE_SPEC))
+    app = spec["app"]
+    app["environment"] = {"GREETING": "hello", "FEATURE_FLAGS": "checkout-v2"}
+    app["secrets"] = {
+        "API_TOKEN": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/api-token",
+        "DB_PASSWORD": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:shop/db-AbCdEf",
+    }
+    spec["compute"] = {"cpu": 512, "memory": 1024, "spot": True}
+    spec["deployment"]["canary"]["percent"] = 25
+    return spec
 
 
 def _tool_dir(directory: Path, leave_out: str | None = None) -> Path:
@@ -104,63 +150,170 @@ def _run(repo: Path, env: Mapping[str, str], *args: str) -> subprocess.Completed
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+def _printed(pattern: str, text: str) -> str:
+    found = re.search(pattern, text, re.MULTILINE)
+    assert found, f"{pattern!r} not in the output:\n{text}"
+    return found.group(1)
+
+
+@dataclass
+class Watched:
+    """A run of execute.sh, and the scaling states of its environment seen while it ran."""
+
+    result: subprocess.CompletedProcess[str]
+    suspended_states: list[bool] = field(default_factory=list)
+
+    @property
+    def stdout(self) -> str:
+        return self.result.stdout
+
+    def ok(self) -> Watched:
+        assert self.result.returncode == 0, f"{self.result.stdout}\n{self.result.stderr}"
+        return self
+
+
 @dataclass
 class Stack:
-    """The applied production stack of minimal.yaml, and how to run its execute.sh."""
+    """The rendered two-environment repo in the emulator, and how to run its execute.sh."""
 
     repo: Path
-    root: Path
     endpoint: str
-    env: Environment
     script_env: dict[str, str]
     docker_log: Path
+    work: Path
+
+    def model_env(self, name: str) -> Environment:
+        model = validate_file(self.repo / "service.yaml")
+        return next(env for env in model.environments if env.name == name)
+
+    def root(self, name: str) -> Path:
+        return sandbox.environment_root(self.repo, name)
 
     def run(self, *args: str, **extra: str | None) -> subprocess.CompletedProcess[str]:
         """execute.sh ARGS; `extra` adds variables (None removes one)."""
         env = {**self.script_env, **extra}
         return _run(self.repo, {k: v for k, v in env.items() if v is not None}, *args)
 
-    def client(self, service: str) -> Any:
-        credentials = sandbox.credentials_for_account(self.endpoint, self.env.account_id)
-        return sandbox.client(service, self.endpoint, self.env.region, credentials)
+    def run_watching_scaling(self, env_name: str, *args: str, **extra: str | None) -> Watched:
+        """execute.sh ARGS while another thread reads the service's scaling state, as often as it can."""
+        states: list[bool] = []
+        done = threading.Event()
+        autoscaling = self.client("application-autoscaling")
+        resource = f"service/{self.names(env_name)['cluster']}/{self.names(env_name)['service']}"
 
-    def output(self, name: str) -> Any:
-        return json.loads(sandbox.terraform(self.root, "output", "-json", name).stdout)
+        def watch() -> None:
+            while not done.is_set():
+                targets = autoscaling.describe_scalable_targets(
+                    ServiceNamespace="ecs", ResourceIds=[resource]
+                )
+                for target in targets["ScalableTargets"]:
+                    state = target.get("SuspendedState") or {}
+                    states.append(bool(state.get("DynamicScalingInSuspended")))
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            result = self.run(*args, **extra)
+        finally:
+            done.set()
+            watcher.join()
+        return Watched(result, states)
+
+    def names(self, env_name: str) -> dict[str, str]:
+        return self.model_env(env_name).names
+
+    def client(self, service: str) -> Any:
+        credentials = sandbox.credentials_for_account(self.endpoint, None)
+        return sandbox.client(service, self.endpoint, REGION, credentials)
+
+    def output(self, env_name: str, name: str) -> Any:
+        return json.loads(sandbox.terraform(self.root(env_name), "output", "-json", name).stdout)
 
     def docker_calls(self) -> list[list[str]]:
         if not self.docker_log.exists():
             return []
         return [json.loads(line) for line in self.docker_log.read_text().splitlines()]
 
-    def service(self) -> dict[str, Any]:
+    def service(self, env_name: str) -> dict[str, Any]:
+        names = self.names(env_name)
         ecs = self.client("ecs")
-        return ecs.describe_services(
-            cluster=self.output("cluster_name"), services=[self.output("service_name")]
-        )["services"][0]
+        return ecs.describe_services(cluster=names["cluster"], services=[names["service"]])["services"][0]
 
-    def live_target_group(self) -> str:
+    def running(self, env_name: str) -> dict[str, Any]:
+        """The task definition the service runs."""
+        arn = self.service(env_name)["taskDefinition"]
+        return self.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+
+    def primary_task_set(self, env_name: str) -> dict[str, Any]:
+        names = self.names(env_name)
+        sets = self.client("ecs").describe_task_sets(cluster=names["cluster"], service=names["service"])
+        (primary,) = [t for t in sets["taskSets"] if t["status"] == "PRIMARY"]
+        return primary
+
+    def scaling_suspended(self, env_name: str) -> dict[str, bool]:
+        names = self.names(env_name)
+        (target,) = self.client("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[f"service/{names['cluster']}/{names['service']}"]
+        )["ScalableTargets"]
+        return target.get("SuspendedState") or {}
+
+    def live_target_group(self, env_name: str) -> str:
         """Name of the target group the production listener forwards to."""
         elbv2 = self.client("elbv2")
-        listener = elbv2.describe_listeners(ListenerArns=[self.output("prod_listener_arn")])["Listeners"][0]
+        arn = self.output(env_name, "prod_listener_arn")
+        listener = elbv2.describe_listeners(ListenerArns=[arn])["Listeners"][0]
         arn = listener["DefaultActions"][0]["TargetGroupArn"]
         return elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]["TargetGroupName"]
+
+    def digest(self, env_name: str, tag: str) -> str:
+        ecr = self.client("ecr")
+        repository = self.names(env_name)["ecr_repository"]
+        (image,) = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])[
+            "imageDetails"
+        ]
+        return image["imageDigest"]
+
+    def deploy_env(self) -> dict[str, str]:
+        lines = (self.repo / "deploy.env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines)
+
+    def render(self, spec: dict[str, Any]) -> None:
+        """service.yaml becomes `spec`; the rendered files follow it, as `bluegreen sync` leaves them.
+
+        Only rendered files are replaced: the roots' state, .terraform and override files stay.
+        """
+        path = self.work / f"spec-{time.monotonic_ns()}.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        fresh = render_new(path, self.work / f"render-{time.monotonic_ns()}")
+        for part in (Path("deploy", "terraform"), Path("deploy", "execute.sh")):
+            if (fresh / part).is_dir():
+                shutil.copytree(fresh / part, self.repo / part, dirs_exist_ok=True)
+            else:
+                shutil.copy2(fresh / part, self.repo / part)
+        shutil.copyfile(path, self.repo / "service.yaml")
+
+
+def _reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
 
 
 @pytest.fixture(scope="module")
 def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    """minimal.yaml's production stack, applied against the wiped session emulator."""
-    request = urllib.request.Request(f"{moto_server.endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
+    """The rendered repo in the wiped session emulator: staging applied with no image, production not at all."""
+    _reset(moto_server.endpoint)
     work = tmp_path_factory.mktemp("deploy-e2e")
-    repo = work / "repo"
-    shutil.copytree(rendered(SPEC), repo, symlinks=True)
-    env = _environment()
-    sandbox.seed_environment(moto_server.endpoint, env)
-    root = sandbox.prepare_environment(repo, env.name, moto_server.endpoint)
-    sandbox.terraform(root, "apply", "-auto-approve", "-input=false", "-lock=false", timeout=600)
+    spec = work / "service.yaml"
+    spec.write_text(yaml.safe_dump(BASE_SPEC, sort_keys=False))
+    repo = render_new(spec, work / "repo")
+    model = validate_file(repo / "service.yaml")
+    for env in model.environments:
+        sandbox.seed_environment(moto_server.endpoint, env)
+        sandbox.prepare_environment(repo, env.name, moto_server.endpoint)
 
-    credentials = sandbox.credentials_for_account(moto_server.endpoint, env.account_id)
+    credentials = sandbox.credentials_for_account(moto_server.endpoint, None)
     script_env = {
         "PATH": str(_tool_dir(work / "bin")),
         "HOME": str(work),  # no ~/.aws of the machine's user
@@ -168,7 +321,7 @@ def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactor
         "AWS_ENDPOINT_URL": moto_server.endpoint,
         "AWS_ACCESS_KEY_ID": credentials.access_key,
         "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-        "AWS_DEFAULT_REGION": env.region,
+        "AWS_DEFAULT_REGION": REGION,
         "TF_IN_AUTOMATION": "1",
         "CHECKPOINT_DISABLE": "1",
         "POLL_SECONDS": "1",
@@ -182,106 +335,311 @@ def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactor
             f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
         )
         script_env["TF_CLI_CONFIG_FILE"] = str(config)
-    return Stack(repo, root, moto_server.endpoint, env, script_env, work / "docker.log")
+    stack = Stack(repo, moto_server.endpoint, script_env, work / "docker.log", work)
+    # A first apply before any image exists (by hand, no image variable).
+    sandbox.terraform(
+        stack.root("staging"), "apply", "-auto-approve", "-input=false", "-lock=false", timeout=600
+    )
+    return stack
 
 
 @dataclass
 class Deployed:
-    """What `dockerize production` then `deploy production` did."""
+    """What `dockerize staging` then `deploy staging` of the first commit did."""
 
+    desired_before: int
+    image_before: str
     dockerize: subprocess.CompletedProcess[str]
-    deploy: subprocess.CompletedProcess[str]
+    deploy: Watched
     image: str
     task_definition: str
     deployment_id: str
-
-
-def _printed(pattern: str, text: str) -> str:
-    found = re.search(pattern, text, re.MULTILINE)
-    assert found, f"{pattern!r} not in the output:\n{text}"
-    return found.group(1)
+    deploy_env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def deployed(stack: Stack) -> Deployed:
-    dockerize = stack.run("dockerize", ENVIRONMENT, IMAGE_TAG=IMAGE_TAG)
+def first(stack: Stack) -> Deployed:
+    desired_before = stack.service("staging")["desiredCount"]
+    image_before = stack.running("staging")["containerDefinitions"][0]["image"]
+    dockerize = stack.run("dockerize", "staging", IMAGE_TAG=FIRST_TAG)
     assert dockerize.returncode == 0, dockerize.stderr
-    deploy = stack.run("deploy", ENVIRONMENT, IMAGE_TAG=IMAGE_TAG)
-    assert deploy.returncode == 0, f"{deploy.stdout}\n{deploy.stderr}"
+    deploy = stack.run_watching_scaling("staging", "deploy", "staging", IMAGE_TAG=FIRST_TAG).ok()
+    repository = stack.output("staging", "ecr_repository_url")
     return Deployed(
+        desired_before,
+        image_before,
         dockerize,
         deploy,
-        f"{stack.output('ecr_repository_url')}:{IMAGE_TAG}",
-        _printed(r"^registered (\S+)$", deploy.stdout),
+        f"{repository}@{stack.digest('staging', FIRST_TAG)}",
+        _printed(r"^task definition (\S+) runs ", deploy.stdout),
         _printed(r"^created deployment (\S+)$", deploy.stdout),
+        stack.deploy_env(),
     )
 
 
-def test_dockerize_logs_in_builds_and_pushes_with_the_docker_double(stack: Stack, deployed: Deployed):
-    registry = deployed.image.split("/")[0]
-    login, build, push = stack.docker_calls()
-    assert login == ["login", "--username", "AWS", "--password-stdin", registry]
+def test_a_first_apply_without_an_image_starts_no_task(stack: Stack, first: Deployed):
+    assert first.desired_before == 0, "no task may start before there is an image to run"
+    assert first.image_before.endswith(":no-image-pushed-yet")
+    minimum = stack.model_env("staging").min_tasks
+    assert stack.service("staging")["desiredCount"] == minimum, "the first deployment scaled the service up"
+    assert f"first image: the service now runs {minimum} task(s)" in first.deploy.stdout
+
+
+def test_dockerize_logs_in_builds_and_pushes_with_the_docker_double(stack: Stack, first: Deployed):
+    repository_url = stack.output("staging", "ecr_repository_url")
+    image = f"{repository_url}:{FIRST_TAG}"
+    login, build, push = stack.docker_calls()[:3]
+    assert login == ["login", "--username", "AWS", "--password-stdin", repository_url.split("/")[0]]
     assert build[0] == "build" and build[-1] == str(stack.repo)
     assert build[build.index("--platform") + 1] == "linux/amd64"
-    assert build[build.index("--tag") + 1] == deployed.image
-    assert push == ["push", deployed.image]
-    ecr = stack.client("ecr")
-    images = ecr.describe_images(repositoryName=deployed.image.split("/", 1)[1].split(":")[0])["imageDetails"]
-    assert [image["imageTags"] for image in images] == [[IMAGE_TAG]]
+    assert build[build.index("--tag") + 1] == image
+    assert push == ["push", image]
+    images = stack.client("ecr").describe_images(repositoryName=stack.names("staging")["ecr_repository"])
+    (pushed,) = images["imageDetails"]
+    assert FIRST_TAG in pushed["imageTags"]
 
 
-def test_deploy_registers_a_revision_and_runs_a_codedeploy_deployment_of_it(stack: Stack, deployed: Deployed):
+def test_deploy_deploys_terraforms_revision_with_the_pushed_image(stack: Stack, first: Deployed):
     ecs, codedeploy = stack.client("ecs"), stack.client("codedeploy")
-    revision = ecs.describe_task_definition(taskDefinition=deployed.task_definition)["taskDefinition"]
-    assert revision["revision"] == 2, "Terraform made revision 1"
+    # The revision Terraform registered from service.yaml, with the image by digest.
+    assert first.task_definition == stack.output("staging", "task_definition_arn")
+    revision = ecs.describe_task_definition(taskDefinition=first.task_definition)["taskDefinition"]
     (container,) = revision["containerDefinitions"]
-    assert container["image"] == deployed.image
+    assert container["image"] == first.image
+    assert "@sha256:" in first.image
+    assert (revision["cpu"], revision["memory"]) == ("256", "512")
+    assert [e["name"] for e in container["environment"]] == ["GREETING"]
+    assert [s["name"] for s in container["secrets"]] == ["API_TOKEN"]
 
-    info = codedeploy.get_deployment(deploymentId=deployed.deployment_id)["deploymentInfo"]
+    info = codedeploy.get_deployment(deploymentId=first.deployment_id)["deploymentInfo"]
     assert info["status"] == "Succeeded"
     assert info["revision"]["revisionType"] == "AppSpecContent"
     appspec = json.loads(info["revision"]["appSpecContent"]["content"])
-    load_balancer = {"ContainerName": stack.output("container_name"), "ContainerPort": 8000}
-    assert appspec["Resources"] == [
-        {
-            "TargetService": {
-                "Type": "AWS::ECS::Service",
-                "Properties": {"TaskDefinition": deployed.task_definition, "LoadBalancerInfo": load_balancer},
-            }
-        }
-    ]
-    assert container["name"] == load_balancer["ContainerName"]
-    assert IMAGE_TAG in info["description"]
+    (resource,) = appspec["Resources"]
+    properties = resource["TargetService"]["Properties"]
+    assert resource["TargetService"]["Type"] == "AWS::ECS::Service"
+    assert properties["TaskDefinition"] == first.task_definition
+    assert properties["LoadBalancerInfo"] == {"ContainerName": "shop", "ContainerPort": 8000}
+    # What only a deployment may change on a CODE_DEPLOY service travels with it.
+    assert properties["PlatformVersion"] == "LATEST"
+    awsvpc = properties["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert awsvpc["AssignPublicIp"] == "DISABLED"
+    assert sorted(awsvpc["Subnets"]) == sorted(
+        stack.service("staging")["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
+    )
+    assert properties["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE", "Base": 0, "Weight": 1}]
+    assert FIRST_TAG in info["description"]
 
     # What the (emulated) deployment did: the new revision serves, from the green target group.
-    assert stack.service()["taskDefinition"] == deployed.task_definition
-    assert stack.live_target_group() == stack.output("green_target_group_name")
-    assert (stack.repo / "deploy.env").read_text() == f"DEPLOY_URL={stack.output('url')}\n"
-    assert f"serves {stack.output('url')}" in deployed.deploy.stdout
+    assert stack.service("staging")["taskDefinition"] == first.task_definition
+    assert stack.primary_task_set("staging")["taskDefinition"] == first.task_definition
+    assert stack.live_target_group("staging") == stack.output("staging", "green_target_group_name")
+    assert first.deploy_env == {
+        "DEPLOY_URL": stack.output("staging", "url"),
+        "DEPLOYED_IMAGE": first.image,
+        "IMAGE_DIGEST": first.image.split("@")[1],
+    }
+    assert f"serves {stack.output('staging', 'url')}" in first.deploy.stdout
 
 
-def test_status_prints_the_latest_deployment_and_the_colour_serving_traffic(stack: Stack, deployed: Deployed):
+def test_scaling_is_suspended_during_the_deployment_and_resumed_after_it(stack: Stack, first: Deployed):
+    assert True in first.deploy.suspended_states, "never seen suspended while deploying"
+    assert "scaling suspended for the deployment" in first.deploy.stdout
+    assert "scaling resumed" in first.deploy.stdout
+    assert not any(stack.scaling_suspended("staging").values())
+
+
+def test_the_deployed_image_is_tagged_so_that_the_lifecycle_policy_keeps_it(stack: Stack, first: Deployed):
+    ecr = stack.client("ecr")
+    repository = stack.names("staging")["ecr_repository"]
+    digest = first.image.split("@")[1]
+    (image,) = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])[
+        "imageDetails"
+    ]
+    prefix = stack.output("staging", "deployed_tag_prefix")
+    assert any(tag.startswith(prefix) for tag in image["imageTags"]), image["imageTags"]
+    rules = json.loads(ecr.get_lifecycle_policy(repositoryName=repository)["lifecyclePolicyText"])["rules"]
+    keep = min(rules, key=lambda rule: rule["rulePriority"])
+    assert keep["selection"]["tagPrefixList"] == [prefix], "deployed images are matched before any count"
+
+
+@dataclass
+class Promoted:
+    promote: subprocess.CompletedProcess[str]
+    deploy: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def promoted(stack: Stack, first: Deployed) -> Promoted:
+    """production: what staging deployed, passed on through deploy.env as the pipeline does."""
+    handed_on = first.deploy_env
+    promote = stack.run(
+        "promote", "production", IMAGE_TAG=FIRST_TAG, DEPLOYED_IMAGE=handed_on["DEPLOYED_IMAGE"]
+    )
+    assert promote.returncode == 0, f"{promote.stdout}\n{promote.stderr}"
+    deploy = stack.run("deploy", "production", IMAGE_TAG=FIRST_TAG, IMAGE_DIGEST=handed_on["IMAGE_DIGEST"])
+    assert deploy.returncode == 0, f"{deploy.stdout}\n{deploy.stderr}"
+    return Promoted(promote, deploy)
+
+
+def test_production_deploys_the_digest_staging_deployed(stack: Stack, first: Deployed, promoted: Promoted):
+    digest = first.image.split("@")[1]
+    assert stack.digest("production", FIRST_TAG) == digest
+    (container,) = stack.running("production")["containerDefinitions"]
+    assert container["image"] == f"{stack.output('production', 'ecr_repository_url')}@{digest}"
+    assert stack.deploy_env()["IMAGE_DIGEST"] == digest
+    # Built once: production's image came from staging's repository, not from a build.
+    calls = stack.docker_calls()
+    assert [c[0] for c in calls].count("build") == 1
+    assert ["pull", "--platform", "linux/amd64", first.image] in calls
+    # Created by this deploy's apply with that very revision: no deployment was needed.
+    assert "the new service already runs" in promoted.deploy.stdout
+    assert stack.service("production")["desiredCount"] == stack.model_env("production").min_tasks
+
+
+def test_deploy_refuses_an_image_whose_digest_is_not_the_one_handed_on(stack: Stack, promoted: Promoted):
+    wrong = "sha256:" + "0" * 64
+    deploy = stack.run("deploy", "production", IMAGE_TAG=FIRST_TAG, IMAGE_DIGEST=wrong)
+    assert deploy.returncode == 1
+    assert f"not {wrong}, the image the previous environment deployed" in deploy.stderr
+
+
+@dataclass
+class Changed:
+    plan: dict[str, Any]
+    seeded_subnet: str
+    deploy: Watched
+    previous: str
+    task_definition: str
+
+
+@pytest.fixture(scope="module")
+def changed(stack: Stack, first: Deployed, promoted: Promoted) -> Changed:
+    """service.yaml changes, a tagged private subnet appears; staging deploys a new commit."""
+    ec2 = stack.client("ec2")
+    env = stack.model_env("staging")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag-key", "Values": [env.vpc_tag_key]}])["Vpcs"][0]
+    tags = [{"Key": k, "Value": v} for k, v in env.private_subnet_tags.items()]
+    subnet = ec2.create_subnet(
+        VpcId=vpc["VpcId"],
+        CidrBlock=str(list(ipaddress.ip_network(vpc["CidrBlock"]).subnets(new_prefix=24))[200]),
+        AvailabilityZone=f"{REGION}c",
+        TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
+    )["Subnet"]["SubnetId"]
+    stack.render(_changed_spec())
+    assert stack.run("dockerize", "staging", IMAGE_TAG=SECOND_TAG).returncode == 0
+    image = f"{stack.output('staging', 'ecr_repository_url')}@{stack.digest('staging', SECOND_TAG)}"
+    root = stack.root("staging")
+    sandbox.terraform(
+        root, "plan", "-input=false", "-lock=false", f"-var=image={image}", "-out=change.tfplan"
+    )
+    plan = json.loads(sandbox.terraform(root, "show", "-json", "change.tfplan").stdout)
+    (root / "change.tfplan").unlink()
+    previous = stack.service("staging")["taskDefinition"]
+    deploy = stack.run_watching_scaling("staging", "deploy", "staging", IMAGE_TAG=SECOND_TAG).ok()
+    return Changed(plan, subnet, deploy, previous, _printed(r"^task definition (\S+) runs ", deploy.stdout))
+
+
+NEVER_REPLACED = {"aws_ecs_service", "aws_lb", "aws_lb_listener", "aws_lb_target_group"}
+
+
+def test_the_plan_of_a_spec_change_replaces_nothing_that_serves_traffic(changed: Changed):
+    actions = {c["address"]: c["change"]["actions"] for c in changed.plan["resource_changes"]}
+    serving = {a: act for a, act in actions.items() if a.split(".")[-2] in NEVER_REPLACED}
+    assert serving and all("delete" not in act for act in serving.values()), serving
+    (config,) = [a for a in actions if a.endswith("aws_codedeploy_deployment_config.this[0]")]
+    assert actions[config] == ["create", "delete"], "the new config exists before the old one goes"
+    (task,) = [a for a in actions if a.endswith("aws_ecs_task_definition.this")]
+    assert "create" in actions[task]
+
+
+def test_a_second_deploy_runs_every_changed_setting(stack: Stack, changed: Changed):
+    assert changed.task_definition != changed.previous
+    running = stack.running("staging")
+    assert running["taskDefinitionArn"] == changed.task_definition
+    (container,) = running["containerDefinitions"]
+    assert (running["cpu"], running["memory"]) == ("512", "1024")
+    assert sorted(e["name"] for e in container["environment"]) == ["FEATURE_FLAGS", "GREETING"]
+    assert sorted(s["name"] for s in container["secrets"]) == ["API_TOKEN", "DB_PASSWORD"]
+    assert container["image"].endswith(stack.digest("staging", SECOND_TAG))
+    # Deployment-only settings, on the task set CodeDeploy made from the AppSpec.
+    task_set = stack.primary_task_set("staging")
+    assert task_set["taskDefinition"] == changed.task_definition
+    assert changed.seeded_subnet in task_set["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
+    assert [
+        (s["capacityProvider"], s["base"], s["weight"]) for s in task_set["capacityProviderStrategy"]
+    ] == [
+        ("FARGATE", 1, 0),
+        ("FARGATE_SPOT", 0, 1),
+    ]
+    # The new traffic shift is a new config; the old one is gone.
+    codedeploy = stack.client("codedeploy")
+    group = codedeploy.get_deployment_group(
+        applicationName=stack.names("staging")["codedeploy_app"],
+        deploymentGroupName=stack.names("staging")["deployment_group"],
+    )["deploymentGroupInfo"]
+    assert group["deploymentConfigName"] == "shop-staging-canary-25-percent-5-minutes"
+    configs = codedeploy.list_deployment_configs()["deploymentConfigsList"]
+    assert "shop-staging-canary-10-percent-5-minutes" not in configs
+    assert True in changed.deploy.suspended_states
+    assert not any(stack.scaling_suspended("staging").values())
+
+
+def test_the_terraform_state_after_the_second_deploy_plans_no_changes(stack: Stack, changed: Changed):
+    image = stack.deploy_env()["DEPLOYED_IMAGE"]
+    result = sandbox.terraform(
+        stack.root("staging"), "plan", "-detailed-exitcode", "-lock=false", f"-var=image={image}", check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def rolled_back(stack: Stack, changed: Changed) -> Watched:
+    # No IMAGE_TAG and no git repository: a rollback needs neither.
+    return stack.run_watching_scaling("staging", "rollback", "staging", IMAGE_TAG=None).ok()
+
+
+def test_rollback_restores_the_previous_revisions_settings(
+    stack: Stack, changed: Changed, rolled_back: Watched
+):
+    assert rolled_back.result.stderr == ""
+    assert f"rolling back from {changed.task_definition.rsplit('/', 1)[1]} to" in rolled_back.stdout
+    running = stack.running("staging")
+    assert running["taskDefinitionArn"] == changed.previous, "the revision as it was, kept by Terraform"
+    (container,) = running["containerDefinitions"]
+    assert (running["cpu"], running["memory"]) == ("256", "512")
+    assert [e["name"] for e in container["environment"]] == ["GREETING"]
+    assert container["image"].endswith(stack.digest("staging", FIRST_TAG))
+    assert True in rolled_back.suspended_states
+    assert not any(stack.scaling_suspended("staging").values())
+
+
+def test_status_prints_the_deployment_colour_revision_and_scaling(stack: Stack, rolled_back: Watched):
     group = stack.client("codedeploy").get_deployment_group(
-        applicationName=stack.output("codedeploy_app_name"),
-        deploymentGroupName=stack.output("codedeploy_deployment_group_name"),
+        applicationName=stack.names("staging")["codedeploy_app"],
+        deploymentGroupName=stack.names("staging")["deployment_group"],
     )["deploymentGroupInfo"]
     latest = group["lastAttemptedDeployment"]
-    live = stack.live_target_group()
-    colour = "blue" if live == stack.output("blue_target_group_name") else "green"
+    live = stack.live_target_group("staging")
+    colour = "blue" if live == stack.output("staging", "blue_target_group_name") else "green"
 
-    status = stack.run("status", ENVIRONMENT)
+    status = stack.run("status", "staging")
 
     assert status.returncode == 0, status.stderr
     assert re.search(rf"^{latest['deploymentId']}\s+{latest['status']}\s", status.stdout, re.MULTILINE)
     assert f"traffic: {colour} ({live})" in status.stdout
+    running = stack.running("staging")
+    assert f"running: {running['family']}:{running['revision']} image " in status.stdout
+    assert "environment: GREETING API_TOKEN" in status.stdout
+    assert "scaling suspended: no" in status.stdout
 
 
 @pytest.fixture
 def alarms_going_off(stack: Stack) -> Iterator[list[str]]:
-    """Every rollback alarm of the deployment group in ALARM, back to OK afterwards."""
+    """Every rollback alarm of staging's deployment group in ALARM, back to OK afterwards."""
     group = stack.client("codedeploy").get_deployment_group(
-        applicationName=stack.output("codedeploy_app_name"),
-        deploymentGroupName=stack.output("codedeploy_deployment_group_name"),
+        applicationName=stack.names("staging")["codedeploy_app"],
+        deploymentGroupName=stack.names("staging")["deployment_group"],
     )["deploymentGroupInfo"]
     names = [alarm["name"] for alarm in group["alarmConfiguration"]["alarms"]]
     assert names and group["alarmConfiguration"]["enabled"]
@@ -293,23 +651,31 @@ def alarms_going_off(stack: Stack) -> Iterator[list[str]]:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test over")
 
 
-def test_a_deployment_its_alarm_stops_fails_the_script(stack: Stack, deployed: Deployed, alarms_going_off):
-    before = stack.service()
-    live = stack.live_target_group()
+def test_a_deployment_its_alarm_stops_fails_and_resumes_scaling(
+    stack: Stack, rolled_back: Watched, alarms_going_off
+):
+    before = stack.service("staging")
+    live = stack.live_target_group("staging")
+    assert stack.run("dockerize", "staging", IMAGE_TAG=THIRD_TAG).returncode == 0
 
-    deploy = stack.run("deploy", ENVIRONMENT, IMAGE_TAG=IMAGE_TAG)
+    deploy = stack.run_watching_scaling("staging", "deploy", "staging", IMAGE_TAG=THIRD_TAG)
 
-    assert deploy.returncode != 0, deploy.stdout
+    assert deploy.result.returncode != 0, deploy.stdout
+    stderr = deploy.result.stderr
     deployment_id = _printed(r"^created deployment (\S+)$", deploy.stdout)
-    assert f"deployment {deployment_id} ended Stopped" in deploy.stderr
-    assert "production traffic stays on the previous version" in deploy.stderr
-    assert "Activated alarms" in deploy.stderr and "Rolled back" in deploy.stderr
+    assert f"deployment {deployment_id} ended Stopped" in stderr
+    assert "production traffic stays on the previous version" in stderr
+    assert "Activated alarms" in stderr and "Rolled back" in stderr
     info = stack.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "ALARM_ACTIVE")
     assert info["rollbackInfo"]["rollbackMessage"]
     # Nothing moved: the previous revision still serves, from the same target group.
-    assert stack.service()["taskDefinition"] == before["taskDefinition"]
-    assert stack.live_target_group() == live
+    assert stack.service("staging")["taskDefinition"] == before["taskDefinition"]
+    assert stack.live_target_group("staging") == live
+    # Suspended while it ran, resumed although it failed.
+    assert True in deploy.suspended_states
+    assert "scaling resumed" in deploy.stdout
+    assert not any(stack.scaling_suspended("staging").values())
 
 
 def _appspec(task_definition: str, container: str, port: int) -> str:
@@ -323,52 +689,158 @@ def _appspec(task_definition: str, container: str, port: int) -> str:
     return json.dumps({"version": 0.0, "Resources": [{"TargetService": target}]})
 
 
-def test_rollback_stops_a_running_deployment(stack: Stack, deployed: Deployed):
-    codedeploy = stack.client("codedeploy")
-    running = codedeploy.create_deployment(
-        applicationName=stack.output("codedeploy_app_name"),
-        deploymentGroupName=stack.output("codedeploy_deployment_group_name"),
+def _start_deployment(stack: Stack, env_name: str) -> str:
+    """A deployment of what runs, started behind execute.sh's back (another pipeline's, say)."""
+    names = stack.names(env_name)
+    return stack.client("codedeploy").create_deployment(
+        applicationName=names["codedeploy_app"],
+        deploymentGroupName=names["deployment_group"],
         revision={
             "revisionType": "AppSpecContent",
-            "appSpecContent": {
-                "content": _appspec(deployed.task_definition, stack.output("container_name"), 8000)
-            },
+            "appSpecContent": {"content": _appspec(stack.service(env_name)["taskDefinition"], "shop", 8000)},
         },
     )["deploymentId"]
 
-    rollback = stack.run("rollback", ENVIRONMENT)
+
+def test_a_deploy_while_another_deployment_runs_says_which_and_changes_nothing(
+    stack: Stack, rolled_back: Watched
+):
+    running = _start_deployment(stack, "production")
+    before = stack.service("production")["taskDefinition"]
+
+    deploy = stack.run("deploy", "production", IMAGE_TAG=FIRST_TAG)
+
+    # (Reading its status moves the emulated deployment on a step: Created, then InProgress.)
+    assert deploy.returncode == 1
+    assert re.search(
+        rf"deployment {running} of production is still (Created|InProgress): wait", deploy.stderr
+    )
+    assert "deploy/execute.sh rollback production" in deploy.stderr
+    assert "Apply complete" not in deploy.stdout, "Terraform changed nothing"
+    assert stack.service("production")["taskDefinition"] == before
+    stack.client("codedeploy").stop_deployment(deploymentId=running)
+
+
+def test_rollback_stops_a_running_deployment(stack: Stack, rolled_back: Watched):
+    codedeploy = stack.client("codedeploy")
+    running = _start_deployment(stack, "production")
+
+    rollback = stack.run("rollback", "production")
 
     assert rollback.returncode == 0, rollback.stderr
     assert f"stopped deployment {running}" in rollback.stdout
     info = codedeploy.get_deployment(deploymentId=running)["deploymentInfo"]
     assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "MANUAL_STOP")
     assert info["rollbackInfo"]["rollbackMessage"], "stopped with --auto-rollback-enabled"
+    assert not any(stack.scaling_suspended("production").values())
 
 
-def test_rollback_returns_to_the_last_good_revision(stack: Stack, deployed: Deployed):
-    """A second release goes out, then is rolled back: past the stopped revisions in between."""
-    second_tag = "2222222222222222222222222222222222222222"
-    for command in ("dockerize", "deploy"):
-        result = stack.run(command, ENVIRONMENT, IMAGE_TAG=second_tag)
-        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    released = stack.service()["taskDefinition"]
-    assert released != deployed.task_definition
-    assert int(released.rsplit(":", 1)[1]) > int(deployed.task_definition.rsplit(":", 1)[1]) + 1, (
-        "stopped deployments registered revisions in between"
+def test_a_deployment_still_running_at_the_deadline_is_stopped_and_the_session_renewed(
+    stack: Stack, rolled_back: Watched
+):
+    """DEPLOY_TIMEOUT_MINUTES=0: the deadline is at once. With OIDC (the emulator's STS takes any
+    token), 15-minute sessions (STS's least) renewed 15 minutes before their end: every poll
+    renews the session first."""
+    deploy = stack.run_watching_scaling(
+        "production",
+        "deploy",
+        "production",
+        IMAGE_TAG=FIRST_TAG,
+        DEPLOY_TIMEOUT_MINUTES="0",
+        GITLAB_OIDC_TOKEN="header.payload.signature",
+        AWS_ROLE_ARN=f"arn:aws:iam::{ACCOUNT}:role/gitlab-deployer",
+        ROLE_SESSION_SECONDS="900",
+        ROLE_RENEW_SECONDS="900",
     )
 
-    # No IMAGE_TAG and no git repository: a rollback needs neither.
-    rollback = stack.run("rollback", ENVIRONMENT, IMAGE_TAG=None)
-
-    assert rollback.returncode == 0, rollback.stderr
-    assert rollback.stderr == ""
-    good = deployed.task_definition
-    deployment_id = _printed(rf"^redeploying {re.escape(good)} as deployment (\S+)$", rollback.stdout)
+    assert deploy.result.returncode == 1, deploy.stdout
+    deployment_id = _printed(r"^created deployment (\S+)$", deploy.stdout)
+    assert f"deployment {deployment_id} still InProgress at the deadline" in deploy.result.stderr
+    assert "stopped it, CodeDeploy rolls it back" in deploy.result.stderr
+    assert f"renewed the session of arn:aws:iam::{ACCOUNT}:role/gitlab-deployer" in deploy.stdout
     info = stack.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-    assert info["status"] == "Succeeded"
-    content = json.loads(info["revision"]["appSpecContent"]["content"])
-    assert content["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"] == good
-    assert stack.service()["taskDefinition"] == good
+    assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "MANUAL_STOP")
+    assert info["rollbackInfo"]["rollbackMessage"]
+    assert True in deploy.suspended_states
+    assert not any(stack.scaling_suspended("production").values()), "resumed after the stop"
+
+
+# --- `bluegreen demo --deploy`: the rehearsal a newcomer runs ----------------------------------
+
+
+def _bluegreen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "bluegreen.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,  # a safety net, not an assertion about speed
+        check=False,
+    )
+
+
+def test_demo_deploys_keeps_the_emulator_deploys_an_edit_and_stops(terraform_toolchain, tmp_path: Path):
+    spec = tmp_path / "service.yaml"
+    spec.write_text(SPEC.read_text())
+    workdir = tmp_path / "demo"
+    first = _bluegreen("demo", str(spec), "--deploy", "--workdir", str(workdir), "--keep", cwd=tmp_path)
+    env_file = workdir / "emulator.env"
+    values = dict(
+        line.split("=", 1)
+        for line in (env_file.read_text() if env_file.exists() else "").splitlines()
+        if "=" in line
+    )
+    try:
+        assert first.returncode == 0, first.stdout + first.stderr
+        endpoint = values["AWS_ENDPOINT_URL"]
+        assert sandbox.is_answering(endpoint), "--keep leaves the emulator up"
+        assert values["PRODUCTION_AWS_ACCESS_KEY_ID"] and values["PRODUCTION_AWS_SECRET_ACCESS_KEY"]
+        assert values["PRODUCTION_AWS_DEFAULT_REGION"] == "eu-west-1"
+        # A blue/green deployment of the image put in for the commit, its steps and what runs.
+        assert re.search(r"^created deployment \S+$", first.stdout, re.MULTILINE)
+        assert re.search(r"^  step AllowTraffic\s+Succeeded$", first.stdout, re.MULTILINE), first.stdout
+        assert re.search(
+            r"^running: minimal-production:\d+ image \S+@sha256:[0-9a-f]{64} cpu 256 memory 512$",
+            first.stdout,
+            re.MULTILINE,
+        ), first.stdout
+
+        spec.write_text(SPEC.read_text() + "  environment:\n    GREETING: hello\n")
+        second = _bluegreen("demo", str(spec), "--deploy", "--workdir", str(workdir), "--keep", cwd=tmp_path)
+
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert f"still running at {endpoint}" in second.stdout
+        assert "synced" in second.stdout
+        assert re.search(r"^created deployment \S+$", second.stdout, re.MULTILINE), second.stdout
+        assert "environment: GREETING" in second.stdout
+        # Through the emulator's API: two deployments, the second one's revision runs, with the variable.
+        credentials = sandbox.Credentials(
+            values["PRODUCTION_AWS_ACCESS_KEY_ID"], values["PRODUCTION_AWS_SECRET_ACCESS_KEY"], ACCOUNT
+        )
+        codedeploy = sandbox.client("codedeploy", endpoint, "eu-west-1", credentials)
+        deployments = codedeploy.list_deployments(
+            applicationName="minimal-production", deploymentGroupName="minimal-production"
+        )["deployments"]
+        assert len(deployments) == 2
+        ecs = sandbox.client("ecs", endpoint, "eu-west-1", credentials)
+        arn = ecs.describe_services(cluster="minimal-production", services=["minimal-production"])[
+            "services"
+        ][0]["taskDefinition"]
+        (container,) = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"][
+            "containerDefinitions"
+        ]
+        assert [e["name"] for e in container["environment"]] == ["GREETING"]
+    finally:
+        stop = _bluegreen("demo", "--stop", "--workdir", str(workdir), cwd=tmp_path)
+        pid = values.get("BLUEGREEN_EMULATOR_PID", "")
+        if pid.isdigit():
+            sandbox.stop_detached(int(pid))  # whatever --stop did: no server outlives the test
+    assert stop.returncode == 0, stop.stderr
+    assert "emulator stopped" in stop.stdout
+    assert not env_file.exists()
+    assert not sandbox.is_answering(values["AWS_ENDPOINT_URL"])
 
 
 # --- errors before anything is touched: no emulator needed ----------------------------------

@@ -106,7 +106,9 @@ def test_pipeline_structure(spec):
     assert pipeline["stages"] == ["build", "push-ecr", "deploy", "destroy"]
     jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "stage" in job}
     names = [env.name for env in model.environments]
-    expected = {"check"} | {f"push-ecr:{n}" for n in names} | {f"deploy:{n}" for n in names}
+    # Built and pushed once, for the first environment; each later one promotes the image before it.
+    expected = {"check", f"push-ecr:{names[0]}"} | {f"promote:{n}" for n in names[1:]}
+    expected |= {f"deploy:{n}" for n in names}
     if model.destroy == "manual":
         expected |= {f"destroy:{n}" for n in names}
     if model.build:
@@ -117,8 +119,18 @@ def test_pipeline_structure(spec):
         assert deploy["environment"]["name"] == env.name
         assert deploy["resource_group"] == env.name
         assert deploy["script"] == [f"./deploy/execute.sh deploy {env.name}"]
-        needs = [f"push-ecr:{env.name}"] + ([f"deploy:{names[index - 1]}"] if index else [])
+        needs = [f"promote:{env.name}", f"deploy:{names[index - 1]}"] if index else [f"push-ecr:{env.name}"]
         assert deploy["needs"] == needs, "later environments wait for earlier ones"
+        # Longer than the longest wait for CodeDeploy, which execute.sh keeps 5 minutes short of it.
+        assert deploy["timeout"] == f"{model.deploy_job_timeout_minutes} minutes"
+        assert model.deploy_job_timeout_minutes > model.deploy_timeout_minutes + 5
+        if index:
+            promote = jobs[f"promote:{env.name}"]
+            assert promote["needs"] == [f"deploy:{names[index - 1]}"], (
+                "promotes what the previous one deployed"
+            )
+            assert promote["script"] == [f"./deploy/execute.sh promote {env.name}"]
+            assert promote["stage"] == "deploy" and promote["resource_group"] == env.name
         manual = [rule for rule in deploy.get("rules", []) if rule.get("when") == "manual"]
         assert bool(manual) == (len(names) > 1 and index == len(names) - 1), "promotion to the last is manual"
         if model.destroy == "manual":
@@ -126,6 +138,9 @@ def test_pipeline_structure(spec):
             assert destroy["rules"][0]["when"] == "manual"
             assert destroy["variables"]["CONFIRM_DESTROY"] == env.name
             assert destroy["environment"]["action"] == "stop"
+    assert jobs[f"push-ecr:{names[0]}"]["script"] == [f"./deploy/execute.sh dockerize {names[0]}"]
+    # One Terraform release for the tests and the pipeline.
+    assert pipeline["variables"]["TERRAFORM_VERSION"] == model.terraform_version
     assert jobs["check"]["script"] == ["bluegreen check"]
     assert jobs["check"]["allow_failure"] == {"exit_codes": [3]}, "a newer template alone does not fail"
     aws = pipeline[".aws"]

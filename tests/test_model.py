@@ -118,7 +118,8 @@ def test_traffic_shift_config(strategy, kind, percent, minutes):
     ).environments[0]
     assert env.traffic_shift.type == kind
     assert (env.traffic_shift.percent, env.traffic_shift.minutes) == (percent, minutes)
-    assert env.deployment_config_name == "orders-production-traffic-shift"
+    # Named after its content: a changed traffic shift is a new config (CodeDeploy changes none).
+    assert env.deployment_config_name == f"orders-production-{strategy}-{percent}-percent-{minutes}-minutes"
 
 
 def test_remote_state_key_per_environment():

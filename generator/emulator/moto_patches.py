@@ -14,8 +14,9 @@ says what moto gets wrong and what would fail without it. tests/test_terraform_a
 tests/specs/plain-http.yaml (explicit vpc_id) fail without them. Three more
 (codedeploy_ecs_deployments_run, codedeploy_stop_deployment,
 codedeploy_last_deployments) let the generated deploy/execute.sh run a CodeDeploy
-deployment to its end, which moto never does: tests/test_deploy_e2e.py needs
-them. Patches that add
+deployment to its end, which moto never does, and ecr_image_digest names an
+image by its manifest as registries do (deploy/execute.sh deploys and promotes
+by digest): tests/test_deploy_e2e.py needs them. Patches that add
 a missing operation step aside when moto has it (`_add`), so an upgrade never
 hides moto's own implementation; the ones that correct a response wrap moto's and
 change only the field in question.
@@ -296,6 +297,10 @@ def _target_service(account: str, region: str, deployment: Any) -> dict[str, Any
         task_definition = ecs_backends[account][region].describe_task_definition(arn)
     except TaskDefinitionNotFoundException:
         return f"The task definition {arn} in the AppSpec file does not exist."
+    # "Amazon ECS task definition states" (ECS Developer Guide): an INACTIVE
+    # (deregistered) revision runs no new task, so no replacement task set either.
+    if task_definition.status == "INACTIVE":
+        return f"The task definition {arn} in the AppSpec file is INACTIVE: ECS starts no new task from it."
     ports = {
         mapping.get("containerPort")
         for definition in task_definition.container_definitions
@@ -307,9 +312,35 @@ def _target_service(account: str, region: str, deployment: Any) -> dict[str, Any
     return properties
 
 
-def _shift_traffic(account: str, region: str, deployment: Any, task_definition: str) -> None:
-    """What a finished ECS blue/green deployment leaves: the service runs `task_definition`
-    behind the idle target group of the group's pair, and the listeners forward there."""
+def _shift_traffic(account: str, region: str, deployment: Any, properties: dict[str, Any]) -> None:
+    """What a finished ECS blue/green deployment leaves: the service's one task set, PRIMARY,
+    runs the AppSpec's task definition behind the idle target group of the group's pair
+    with the AppSpec's network configuration, capacity provider strategy and platform
+    version, and the listeners forward there.
+
+    CodeDeploy creates the replacement task set from the AppSpec ("AppSpec 'resources'
+    section for Amazon ECS deployments", CodeDeploy User Guide): its AppSpec names
+    translate to the CreateTaskSet fields as below.
+    """
+    task_definition = properties["TaskDefinition"]
+    awsvpc = (properties.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration")
+    network_configuration = None
+    if awsvpc:
+        network_configuration = {
+            "awsvpcConfiguration": {
+                "subnets": list(awsvpc.get("Subnets", [])),
+                "securityGroups": list(awsvpc.get("SecurityGroups", [])),
+                "assignPublicIp": awsvpc.get("AssignPublicIp", "DISABLED"),
+            }
+        }
+    capacity_providers = [
+        {
+            "capacityProvider": item["CapacityProvider"],
+            "base": item.get("Base", 0),
+            "weight": item.get("Weight", 0),
+        }
+        for item in properties.get("CapacityProviderStrategy") or []
+    ]
     from moto.ecs.models import ecs_backends
     from moto.elbv2.models import elbv2_backends
 
@@ -332,8 +363,24 @@ def _shift_traffic(account: str, region: str, deployment: Any, task_definition: 
     ecs = ecs_backends[account][region]
     for ref in group.ecs_services:
         (service,), _ = ecs.describe_services(ref["clusterName"], [ref["serviceName"]])
-        service.task_definition = task_definition
-        service.load_balancers = [{**lb, "targetGroupArn": replacement} for lb in service.load_balancers]
+        load_balancers = [{**lb, "targetGroupArn": replacement} for lb in service.load_balancers]
+        task_set = ecs.create_task_set(
+            service.arn,
+            ref["clusterName"],
+            task_definition,
+            external_id=deployment.deployment_id,
+            network_configuration=network_configuration,
+            load_balancers=load_balancers,
+            launch_type=None if capacity_providers else "FARGATE",
+            capacity_provider_strategy=capacity_providers,
+            platform_version=properties.get("PlatformVersion"),
+        )
+        if capacity_providers:
+            task_set.launch_type = None  # moto's default, EC2, is for a task set with neither
+        ecs.update_service_primary_task_set(service.cluster_arn, service.arn, task_set.task_set_arn)
+        # The original task set is terminated once the deployment is over.
+        for old in [t for t in service.task_sets if t is not task_set]:
+            service.task_sets.remove(old)
 
 
 def _advance_deployment(account: str, region: str, deployment: Any) -> None:
@@ -360,7 +407,7 @@ def _advance_deployment(account: str, region: str, deployment: Any) -> None:
         rollback = _rolls_back(deployment, "DEPLOYMENT_FAILURE")
         _end_deployment(deployment, "Failed", ("INVALID_REVISION", properties), rollback)
         return
-    _shift_traffic(account, region, deployment, properties["TaskDefinition"])
+    _shift_traffic(account, region, deployment, properties)
     _end_deployment(deployment, "Succeeded", None, rollback=False)
     deployment.deployment_group.__dict__["bluegreen_last_successful"] = deployment
 
@@ -379,9 +426,12 @@ def codedeploy_ecs_deployments_run() -> None:
       configuration is in ALARM (SetAlarmState: the release's 5xx alarm firing);
     - or Failed (INVALID_REVISION) when the AppSpec's task definition does not
       exist or lacks the AppSpec's container and port, as CodeDeploy checks;
+    - or Failed (INVALID_REVISION) when that task definition is INACTIVE;
     - or Succeeded, leaving what a finished blue/green deployment leaves: the ECS
       service runs the AppSpec's task definition behind the other target group of
-      the pair, and the production and test listeners forward to that group.
+      the pair, in one PRIMARY task set with the AppSpec's network configuration,
+      capacity provider strategy and platform version (DescribeTaskSets), and the
+      production and test listeners forward to that group.
     A stop or failure is rolled back (rollbackInfo) when the group's
     autoRollbackConfiguration names the event. Traffic moves only when a deployment
     succeeds, so a rollback leaves it where it was; unlike CodeDeploy, no separate
@@ -486,6 +536,125 @@ def codedeploy_last_deployments() -> None:
     create_deployment.bluegreen_patched = True  # type: ignore[attr-defined]
     CodeDeployResponse.create_deployment = create_deployment
     responses._deployment_group_info = deployment_group_info
+
+
+# The lifecycle events of an ECS deployment, in order ("AppSpec 'hooks' section for an
+# Amazon ECS deployment", CodeDeploy User Guide); the hook ones run only when the AppSpec names a function.
+_ECS_EVENTS = (
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+)
+_ECS_ACTIONS = ("Install", "AllowTestTraffic", "AllowTraffic")
+
+
+def _lifecycle_events(deployment: Any) -> list[dict[str, Any]]:
+    """Each event's status from where the emulated deployment is: all Pending before it starts;
+    Install InProgress while it runs; everything done once it succeeded; after a stop or
+    failure the new task set was installed and nothing after it ran."""
+    import yaml
+
+    try:
+        appspec = yaml.safe_load(deployment.revision["appSpecContent"]["content"]) or {}
+        hooks = {name for hook in appspec.get("Hooks") or [] for name in hook}
+    except (KeyError, TypeError, AttributeError, yaml.YAMLError):
+        hooks = set()
+    status = deployment.status
+    events = []
+    for name in _ECS_EVENTS:
+        runs = name in _ECS_ACTIONS or name in hooks
+        if status in {"Created", "Queued"}:
+            state = "Pending"
+        elif status == "InProgress":
+            state = "InProgress" if name == "Install" else ("Pending" if runs else "Skipped")
+            if _ECS_EVENTS.index(name) < _ECS_EVENTS.index("Install"):
+                state = "Succeeded" if runs else "Skipped"
+        elif status == "Succeeded":
+            state = "Succeeded" if runs else "Skipped"
+        elif name == "Install":
+            state = "Succeeded" if status == "Stopped" else "Failed"
+        elif _ECS_EVENTS.index(name) < _ECS_EVENTS.index("Install"):
+            state = "Succeeded" if runs else "Skipped"
+        else:
+            state = "Skipped"
+        events.append({"lifecycleEventName": name, "status": state})
+    return events
+
+
+@patch
+def codedeploy_deployment_targets() -> None:
+    """ListDeploymentTargets and GetDeploymentTarget for ECS deployments.
+
+    moto has neither. An ECS deployment has one target per service of its group, named
+    CLUSTER:SERVICE, whose lifecycleEvents are the steps `deploy/execute.sh` prints
+    after a deployment (_lifecycle_events: a coarse record of the emulated run, which
+    takes no real time).
+    """
+    from moto.codedeploy.responses import CodeDeployResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def targets(deployment: Any) -> list[str]:
+        services = deployment.deployment_group.ecs_services or []
+        return [f"{ref['clusterName']}:{ref['serviceName']}" for ref in services]
+
+    def list_deployment_targets(self: CodeDeployResponse) -> str:
+        deployment = self.codedeploy_backend.get_deployment(self._get_param("deploymentId"))
+        return _json({"targetIds": targets(deployment)})
+
+    def get_deployment_target(self: CodeDeployResponse) -> str:
+        deployment = self.codedeploy_backend.get_deployment(self._get_param("deploymentId"))
+        target = self._get_param("targetId")
+        if target not in targets(deployment):
+            raise JsonRESTError(
+                "DeploymentTargetDoesNotExistException", f"The target {target} does not exist."
+            )
+        status = {"Created": "Pending", "Queued": "Pending", "Stopped": "Failed"}.get(
+            deployment.status, deployment.status
+        )
+        ecs_target = {
+            "deploymentId": deployment.deployment_id,
+            "targetId": target,
+            "status": status,
+            "lifecycleEvents": _lifecycle_events(deployment),
+        }
+        return _json({"deploymentTarget": {"deploymentTargetType": "ECSTarget", "ecsTarget": ecs_target}})
+
+    _add(CodeDeployResponse, "list_deployment_targets", list_deployment_targets)
+    _add(CodeDeployResponse, "get_deployment_target", get_deployment_target)
+
+
+# --- ECR ---------------------------------------------------------------------------------
+
+
+@patch
+def ecr_image_digest() -> None:
+    """An image's digest is the SHA-256 of its manifest.
+
+    moto hashes the concatenated layer digests instead (and a random number for a
+    manifest without layers), so two different images with the same layers share a
+    digest and the same manifest pushed to two repositories may not. A registry
+    names a manifest by the SHA-256 of its bytes ("Content Digests", OCI
+    Distribution Specification; ECR's imageDigest): deploy/execute.sh deploys by
+    digest and checks that promotion kept it.
+    """
+    import hashlib
+
+    from moto.ecr.models import Image
+
+    original = Image._create_digest
+    if getattr(original, "bluegreen_patched", False):
+        return
+
+    def create_digest(self: Any) -> None:
+        self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode("utf-8")).hexdigest()
+
+    create_digest.bluegreen_patched = True  # type: ignore[attr-defined]
+    Image._create_digest = create_digest
 
 
 # --- Application Auto Scaling ------------------------------------------------------------

@@ -336,7 +336,9 @@ class Emulator:
         startup_timeout: float = 60.0,
         env: Mapping[str, str] | None = None,
         log_path: str | Path | None = None,
+        detached: bool = False,
     ) -> None:
+        self.detached = detached
         self.log_path = Path(log_path) if log_path else None
         self.patched = patched or launcher is not None
         self.launcher = Path(launcher) if launcher else None
@@ -355,7 +357,21 @@ class Emulator:
 
     def _command(self, port: int) -> list[str]:
         entry = str(self.launcher or PATCHED_SERVER) if self.patched else "moto.server"
+        if self.detached:  # meant to outlive this process (`bluegreen demo --keep`): no death signal
+            return [sys.executable, "-m", entry, "-H", self.host, "-p", str(port)]
         return [sys.executable, "-c", _BOOT, str(os.getpid()), entry, "-H", self.host, "-p", str(port)]
+
+    def detach(self) -> int:
+        """Leave a `detached=True` server running after this process; returns its pid, the id of
+        its process group too (stop_detached stops it)."""
+        if not self.detached or self.process is None:
+            raise SandboxError("only a running Emulator(detached=True) can be left running")
+        pid = self.process.pid
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return pid
 
     def start(self) -> Emulator:
         if self.process is not None:
@@ -452,6 +468,42 @@ class Emulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def is_emulator_process(pid: int) -> bool:
+    """Whether `pid` is a server Emulator started (its command line names moto's or our entry)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(part in (PATCHED_SERVER.encode(), b"moto.server") for part in command)
+
+
+def stop_detached(pid: int, grace: float = 10.0) -> bool:
+    """Stop the detached server `pid` (its process group); False when no such server runs.
+
+    Checks first that `pid` is an emulator, so a stale pid never kills another process.
+    """
+    if not is_emulator_process(pid):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and is_emulator_process(pid):
+        time.sleep(0.1)
+    if is_emulator_process(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def is_answering(endpoint: str) -> bool:
+    """Whether an emulator answers at `endpoint`."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
 
 
 # --- credentials and seeding -------------------------------------------------------------

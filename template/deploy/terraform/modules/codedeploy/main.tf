@@ -226,6 +226,10 @@ resource "aws_codedeploy_app" "this" {
   tags = var.tags
 }
 
+# Every argument of a deployment config forces a new one, and CodeDeploy refuses
+# to delete a config a deployment group uses. So its name says what it does (the
+# model names it after type, percent and minutes) and the new one is made, and
+# the group moved to it, before the old one is deleted.
 resource "aws_codedeploy_deployment_config" "this" {
   count = var.traffic_shift == null ? 0 : 1
 
@@ -252,6 +256,10 @@ resource "aws_codedeploy_deployment_config" "this" {
         interval   = time_based_linear.value.minutes
       }
     }
+  }
+
+  lifecycle {
+    create_before_destroy = true
   }
 }
 

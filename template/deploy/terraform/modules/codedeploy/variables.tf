@@ -75,7 +75,7 @@ variable "load_balancer_arn_suffix" {
 }
 
 variable "deployment_config_name" {
-  description = "A predefined config (CodeDeployDefault.ECSAllAtOnce) when traffic_shift is null; otherwise the name of the config made here."
+  description = "A predefined config (CodeDeployDefault.ECSAllAtOnce) when traffic_shift is null; otherwise the name of the config made here, which must change with traffic_shift (a new config replaces the old one before it is deleted)."
   type        = string
   default     = "CodeDeployDefault.ECSAllAtOnce"
 }

@@ -15,6 +15,11 @@ resource "aws_ecr_repository" "this" {
   tags = var.tags
 }
 
+# deploy/execute.sh tags every image it deploys (or rolls back to) once more,
+# DEPLOYED_TAG_PREFIX then the time. Per "Lifecycle policy evaluation rules" of
+# the Amazon ECR User Guide, an image that matches the tag selection of a rule
+# can never be expired by a rule of lower priority: rule 1 protects the images
+# environments have run (and may roll back to) from rule 3's count of pushes.
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
 
@@ -22,6 +27,17 @@ resource "aws_ecr_lifecycle_policy" "this" {
     rules = [
       {
         rulePriority = 1
+        description  = "Keep the ${var.deployed_images_to_keep} images deployed most recently"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = [var.deployed_tag_prefix]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.deployed_images_to_keep
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
         description  = "Expire untagged images ${var.untagged_image_days} days after their push"
         selection = {
           tagStatus   = "untagged"
@@ -32,8 +48,8 @@ resource "aws_ecr_lifecycle_policy" "this" {
         action = { type = "expire" }
       },
       {
-        rulePriority = 2
-        description  = "Keep the ${var.tagged_images_to_keep} most recent tagged images"
+        rulePriority = 3
+        description  = "Keep the ${var.tagged_images_to_keep} most recent tagged images that were never deployed"
         selection = {
           tagStatus      = "tagged"
           tagPatternList = ["*"]

@@ -12,3 +12,8 @@ output "repository_url" {
   description = "URL of the repository (ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME), for docker push and task definitions."
   value       = aws_ecr_repository.this.repository_url
 }
+
+output "deployed_tag_prefix" {
+  description = "Tag prefix of the images deployments ran; the lifecycle policy keeps them."
+  value       = var.deployed_tag_prefix
+}

@@ -21,13 +21,30 @@ variable "force_delete" {
 }
 
 variable "tagged_images_to_keep" {
-  description = "How many tagged images to keep; older ones expire. Rollbacks can only go back this far."
+  description = "How many tagged images that were never deployed to keep; older ones expire."
   type        = number
   default     = 30
 
   validation {
     condition     = var.tagged_images_to_keep >= 1 && floor(var.tagged_images_to_keep) == var.tagged_images_to_keep
     error_message = "Keep at least one tagged image (a whole number)."
+  }
+}
+
+variable "deployed_tag_prefix" {
+  description = "Tag prefix deploy/execute.sh gives every image it deploys; those images outlive the count of tagged images."
+  type        = string
+  default     = "deployed-"
+}
+
+variable "deployed_images_to_keep" {
+  description = "How many deployed images to keep (the running one and the rollback targets are the most recent)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.deployed_images_to_keep >= 2 && floor(var.deployed_images_to_keep) == var.deployed_images_to_keep
+    error_message = "Keep at least two deployed images (the running one and a rollback target), a whole number."
   }
 }
 

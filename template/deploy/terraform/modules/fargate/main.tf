@@ -192,8 +192,12 @@ resource "aws_iam_role" "task" {
 # Task definition
 ################################################################################
 
-# The first revision only: every deployment registers a new one with the new
-# image, and CodeDeploy moves the service to it.
+# Terraform owns the task definition, the pipeline the image: each deployment
+# applies with the image it pushed, which registers a revision of exactly what
+# service.yaml says, and CodeDeploy moves the service to that revision.
+# skip_destroy keeps the revisions Terraform replaces ACTIVE (Terraform would
+# otherwise deregister them): a rollback redeploys one as it was, and ECS can
+# start a task set only from an ACTIVE revision.
 resource "aws_ecs_task_definition" "this" {
   family                   = var.task_family
   requires_compatibilities = ["FARGATE"]
@@ -208,6 +212,8 @@ resource "aws_ecs_task_definition" "this" {
     operating_system_family = "LINUX"
     cpu_architecture        = var.cpu_architecture
   }
+
+  skip_destroy = true
 
   tags = var.tags
 }
@@ -246,7 +252,7 @@ resource "aws_ecs_service" "this" {
   task_definition                   = aws_ecs_task_definition.this.arn
   desired_count                     = var.desired_count
   health_check_grace_period_seconds = var.health_check_grace_period_seconds
-  platform_version                  = "LATEST"
+  platform_version                  = var.platform_version
   enable_ecs_managed_tags           = true
   propagate_tags                    = "SERVICE"
 
@@ -289,6 +295,24 @@ resource "aws_ecs_service" "this" {
   lifecycle {
     # Each deployment gives the service a new task definition and the other
     # target group (CodeDeploy), and autoscaling sets the task count.
-    ignore_changes = [task_definition, load_balancer, desired_count]
+    #
+    # With the CODE_DEPLOY controller only a CodeDeploy deployment may change the
+    # network configuration, capacity provider strategy and platform version (see
+    # "UpdateService" in the Amazon ECS API Reference: for a service using the
+    # blue/green deployment type only desired count, deployment configuration,
+    # health check grace period, task placement and propagated tags can be
+    # updated). A change of them would make provider 5.x replace the production
+    # service (capacity_provider_strategy forces a new resource) or fail the
+    # apply: deploy/execute.sh carries them in the AppSpec of every deployment
+    # instead (output deployment_properties), so Terraform leaves them alone
+    # after the service is created.
+    ignore_changes = [
+      task_definition,
+      load_balancer,
+      desired_count,
+      network_configuration,
+      capacity_provider_strategy,
+      platform_version,
+    ]
   }
 }

@@ -24,8 +24,37 @@ output "task_definition_family" {
 }
 
 output "task_definition_arn" {
-  description = "ARN of the first task definition revision (made by Terraform)."
+  description = "ARN of the task definition revision of service.yaml with var.image: the one a deployment deploys."
   value       = aws_ecs_task_definition.this.arn
+}
+
+# The AppSpec of an ECS deployment carries what only a deployment may change on
+# a CODE_DEPLOY service ("AppSpec 'resources' section for Amazon ECS
+# deployments", AWS CodeDeploy User Guide): without them the new task set would
+# keep the original's network configuration, capacity providers and platform.
+output "deployment_properties" {
+  description = "Properties of the AppSpec's TargetService, all but TaskDefinition."
+  value = {
+    LoadBalancerInfo = {
+      ContainerName = var.container_name
+      ContainerPort = var.container_port
+    }
+    PlatformVersion = var.platform_version
+    NetworkConfiguration = {
+      AwsvpcConfiguration = {
+        Subnets        = sort(var.subnet_ids)
+        SecurityGroups = [aws_security_group.service.id]
+        AssignPublicIp = "DISABLED"
+      }
+    }
+    CapacityProviderStrategy = [
+      for strategy in local.capacity_provider_strategy : {
+        CapacityProvider = strategy.capacity_provider
+        Base             = strategy.base
+        Weight           = strategy.weight
+      }
+    ]
+  }
 }
 
 output "container_name" {

@@ -24,7 +24,7 @@ variable "container_name" {
 }
 
 variable "image" {
-  description = "Image of the first task definition revision; later revisions come from deployments."
+  description = "Image of the container, by digest (REPOSITORY@sha256:...); the pipeline sets it to the image of the commit it deploys."
   type        = string
 }
 
@@ -182,13 +182,19 @@ variable "listener_arns" {
 }
 
 variable "desired_count" {
-  description = "Task count when the service is created; autoscaling manages it afterwards."
+  description = "Task count when the service is created (0 before there is an image to run); autoscaling manages it afterwards."
   type        = number
 
   validation {
-    condition     = var.desired_count >= 1
-    error_message = "The service needs at least one task."
+    condition     = var.desired_count >= 0 && floor(var.desired_count) == var.desired_count
+    error_message = "The task count must be a whole number, 0 or more."
   }
+}
+
+variable "platform_version" {
+  description = "Fargate platform version of the tasks."
+  type        = string
+  default     = "LATEST"
 }
 
 variable "spot" {

@@ -14,6 +14,10 @@ resource "aws_appautoscaling_target" "this" {
   tags = var.tags
 
   lifecycle {
+    # deploy/execute.sh suspends scaling while a deployment runs and resumes it
+    # afterwards; an apply in between must not undo that.
+    ignore_changes = [suspended_state]
+
     precondition {
       condition     = var.min_capacity <= var.max_capacity
       error_message = "min_capacity must not exceed max_capacity."
@@ -51,7 +55,10 @@ resource "aws_appautoscaling_policy" "this" {
     # Requests per task. The predefined ALBRequestCountPerTarget follows one
     # target group, but CodeDeploy moves the traffic to the other group on
     # every deployment, so this counts the requests of both groups and divides
-    # them by the service's running tasks (Container Insights).
+    # them by the service's running tasks (Container Insights). While a
+    # deployment runs both task sets count as running tasks; scaling is
+    # suspended for that time (deploy/execute.sh), so the halved figure never
+    # scales the service in.
     dynamic "customized_metric_specification" {
       for_each = each.value.metric == "ALBRequestCountPerTarget" ? [each.value.metric] : []
 
