@@ -465,9 +465,7 @@ def _state(env: Environment) -> str:
     if env.state is None:
         return "local (no state block)"
     state = env.state
-    return (
-        f"S3 bucket {state.bucket}, key {state.key} ({state.region}), DynamoDB lock table {state.lock_table}"
-    )
+    return f"S3 bucket {state.bucket}, key {state.key} ({state.region}), locked by {state.key}.tflock"
 
 
 def _clock(seconds: int) -> str:

@@ -163,7 +163,7 @@ class State:
     bucket: str
     key: str
     region: str
-    lock_table: str
+    lock_table: str | None  # deprecated, unused: state is locked with a lock file in the bucket
 
 
 @dataclass(frozen=True)
@@ -409,7 +409,7 @@ def _environment(defaulted: dict[str, Any], env: MergedEnvironment, manual_promo
             top_state["bucket"],
             f"{prefix}/{env.name}/terraform.tfstate",
             top_state.get("region") or spec["aws"]["region"],
-            top_state["lock_table"],
+            top_state.get("lock_table"),
         )
     deletion_protection = spec["alb"]["deletion_protection"]
     return Environment(

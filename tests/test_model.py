@@ -148,3 +148,12 @@ def test_longest_allowed_names_fit_every_limit():
 def test_model_is_plain_json_data():
     model = validate_file(PROJECT_ROOT / "tests/specs/full.yaml")
     assert json.loads(json.dumps(model.as_context()))["environments"][0]["name"] == "staging"
+
+
+def test_state_needs_no_lock_table_and_an_old_one_is_still_accepted():
+    """Terraform 1.10+ locks S3 state with a lock file (use_lockfile); state.lock_table is deprecated."""
+    base = "schema_version: 1\nname: svc\naws: {region: eu-west-1}\napp: {runtime: python, port: 8000}\n"
+    new = validate(parse_spec(base + "state: {bucket: tf-state}\n"))
+    assert new.environments[0].state.bucket == "tf-state" and new.environments[0].state.lock_table is None
+    old = validate(parse_spec(base + "state: {bucket: tf-state, lock_table: tf-locks}\n"))
+    assert old.environments[0].state.key == new.environments[0].state.key
