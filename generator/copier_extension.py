@@ -19,7 +19,7 @@ from packaging.version import Version
 from . import __version__
 from .errors import SpecError, TemplateVersionError
 from .hcl import FILTERS as HCL_FILTERS
-from .iam import deployer_policy, deployer_trust_policy
+from .iam import boundary_name, deployer_policy, deployer_trust_policy
 from .migrations import MigrationError, migrate_data
 from .schema import service_schema
 from .validate import validate_data
@@ -116,6 +116,7 @@ class ServiceModelHook(ContextHook):
                     env.name: {
                         "policy": json.dumps(deployer_policy(model.name, env), indent=2),
                         "trust": json.dumps(deployer_trust_policy(env, model.deploy_branch), indent=2),
+                        "boundary_name": boundary_name(env),
                     }
                     for env in model.environments
                 },

@@ -27,10 +27,13 @@ is epoch seconds, which the provider decodes; older moto sent strings).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from . import recorder
 
 PATCHES: list[Callable[[], None]] = []
 
@@ -680,6 +683,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-actions", action="store_true", help="print each request's operation")
     args = parser.parse_args(argv)
     apply_patches()
+    record = os.environ.get(recorder.RECORD_ENV)
+    if record:
+        recorder.install(record)
     if args.log_actions:
         _log_actions()
     import moto.server
