@@ -380,7 +380,7 @@ GRANTS: tuple[Grant, ...] = (
                 }
             },
         ),
-        any_resource="scalable targets are named by ids AWS makes up; namespace and dimension keys scope them",
+        any_resource="scalable targets have ids AWS makes up; namespace and dimension keys scope them",
     ),
     Grant(
         "TagsOfScalableTargets",

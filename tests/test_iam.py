@@ -106,8 +106,8 @@ def test_policies_fit_the_managed_policy_limit_and_keep_every_statement(spec, en
 
 def _parliament_findings(document):
     found = []
-    for finding in analyze_policy_string(json.dumps(_filled(document))).findings:
-        finding = enhance_finding(finding)
+    for raw in analyze_policy_string(json.dumps(_filled(document))).findings:
+        finding = enhance_finding(raw)
         if finding.severity not in {"LOW", "INFO", "MUTE"}:
             found.append(finding)
     return found
