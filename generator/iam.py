@@ -29,6 +29,8 @@ ACCOUNT = "ACCOUNT_ID"  # placeholder where the spec pins no account: the bootst
 MANAGED_POLICY_LIMIT = 6144  # characters, whitespace not counted
 # A role may have 10 managed policies attached by default (IAM quotas).
 MAX_MANAGED_POLICIES = 10
+# The audience of the GitLab ID token the pipeline asks for (.gitlab-ci.yml, id_tokens).
+GITLAB_AUDIENCE = "sts.amazonaws.com"
 
 Condition = dict[str, dict[str, Any]]
 
@@ -581,6 +583,16 @@ def statements(service: str, env: Environment) -> list[dict[str, Any]]:
     return found
 
 
+def grant_table(service: str, env: Environment) -> list[dict[str, str]]:
+    """Sid, what it serves and why `*` (if it is), of each statement of `env`: the README's table."""
+    del service
+    return [
+        {"sid": grant.sid, "serves": ", ".join(f"`{s}`" for s in grant.serves), "reason": grant.any_resource}
+        for grant in GRANTS
+        if grant.when(env)
+    ]
+
+
 def policy_size(document: Mapping[str, Any]) -> int:
     """Characters IAM counts for a managed policy: the JSON without whitespace."""
     return len(json.dumps(document, separators=(",", ":")))
@@ -672,7 +684,7 @@ def deployer_trust_policy(env: Environment, deploy_branch: str) -> dict[str, Any
                 "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/gitlab.com"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {"gitlab.com:aud": "sts.amazonaws.com"},
+                    "StringEquals": {"gitlab.com:aud": GITLAB_AUDIENCE},
                     "StringLike": {
                         "gitlab.com:sub": f"project_path:GROUP/PROJECT:ref_type:branch:ref:{deploy_branch}"
                     },

@@ -2,10 +2,11 @@
 
 An emulator of its own records every request it receives
 (bluegreen.emulator.recorder, $BLUEGREEN_RECORD_REQUESTS). An administrator (the
-emulator's keys of the environment's account) seeds the network, creates the
-permissions boundary, the deploy role with its trust policy and its managed policies
-(the documents of bluegreen.iam), and the state bucket and lock table when the spec
-has `state:`. Then the generated deploy/execute.sh runs as CI runs it: it assumes
+emulator's keys of the environment's account) seeds the network and applies the
+generated bootstrap root (deploy/terraform/bootstrap/ENV): GitLab's OIDC provider,
+the permissions boundary, the deploy role with its trust policy and its managed
+policies (the documents of bluegreen.iam), and the state bucket and lock table when
+the spec has `state:`. Then the generated deploy/execute.sh runs as CI runs it: it assumes
 the deploy role with a GitLab ID token (GITLAB_OIDC_TOKEN, AWS_ROLE_ARN; the
 emulator accepts any token), and terraform and the AWS CLI use that session:
 
@@ -114,43 +115,16 @@ class Lifecycle:
 
 
 def _bootstrap_as_administrator(
-    endpoint: str, env: Environment, service: str, admin: sandbox.Credentials
+    repo: Path, endpoint: str, env: Environment, admin: sandbox.Credentials
 ) -> str:
-    """What an administrator creates once per account and environment; returns the role's ARN."""
-    client = sandbox.client("iam", endpoint, env.region, admin)
-    account = env.account_id or sandbox.EMULATOR_ACCOUNT_ID
-
-    def filled(document: dict[str, Any]) -> str:
-        return json.dumps(document).replace(iam.ACCOUNT, account)
-
-    client.create_policy(
-        PolicyName=iam.boundary_name(env), PolicyDocument=filled(iam.permissions_boundary(service, env))
+    """Apply the generated bootstrap root with the administrator's keys; returns the deploy role's ARN."""
+    root = repo / "deploy" / "terraform" / "bootstrap" / env.name
+    sandbox.write_provider_override(root, endpoint, env.region, credentials=admin)
+    sandbox.terraform(root, "init")
+    sandbox.terraform(
+        root, "apply", "-auto-approve", "-input=false", "-var=gitlab_project_path=group/project", timeout=600
     )
-    client.create_open_id_connect_provider(
-        Url="https://gitlab.com", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40]
-    )
-    role = client.create_role(
-        RoleName=iam.deployer_role_name(env),
-        AssumeRolePolicyDocument=filled(iam.deployer_trust_policy(env, "main")),
-    )["Role"]
-    documents = iam.deployer_policies(service, env)
-    for name, document in zip(iam.managed_policy_names(env, len(documents)), documents, strict=True):
-        arn = client.create_policy(PolicyName=name, PolicyDocument=filled(document))["Policy"]["Arn"]
-        client.attach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
-    if env.state:
-        s3 = sandbox.client("s3", endpoint, env.state.region, admin)
-        configuration = {"LocationConstraint": env.state.region} if env.state.region != "us-east-1" else None
-        s3.create_bucket(
-            Bucket=env.state.bucket, **({"CreateBucketConfiguration": configuration} if configuration else {})
-        )
-        dynamodb = sandbox.client("dynamodb", endpoint, env.state.region, admin)
-        dynamodb.create_table(
-            TableName=env.state.lock_table,
-            AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    return role["Arn"]
+    return json.loads(sandbox.terraform(root, "output", "-json", "deploy_role_arn").stdout)
 
 
 def _override(root: Path, endpoint: str, env: Environment) -> None:
@@ -220,7 +194,7 @@ def lifecycle(
         env = next(e for e in model.environments if e.name == env_name)
         admin = sandbox.credentials_for_account(emulator.endpoint, env.account_id)
         sandbox.seed_environment(emulator.endpoint, env)
-        role_arn = _bootstrap_as_administrator(emulator.endpoint, env, model.name, admin)
+        role_arn = _bootstrap_as_administrator(repo, emulator.endpoint, env, admin)
         root = sandbox.environment_root(repo, env.name)
         _override(root, emulator.endpoint, env)
         script_env = {
