@@ -2,6 +2,9 @@
 
     python -m bluegreen.emulator.moto_patches --host 127.0.0.1 --port 5000 [--log-actions]
 
+With $BLUEGREEN_RECORD_REQUESTS naming a file, every AWS request the server answers
+is appended to it as a JSON line (bluegreen.emulator.recorder).
+
 Starts exactly what `python -m moto.server -H HOST -p PORT` starts, after applying
 the patches below. bluegreen.emulator.sandbox.Emulator(patched=True) runs this module.
 
