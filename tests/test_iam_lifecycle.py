@@ -50,6 +50,7 @@ from bluegreen.model import Environment
 from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
+from tests.support.rendering import spec_id
 from tests.support.template_repo import PROJECT_ROOT
 
 pytestmark = pytest.mark.terraform
@@ -63,9 +64,23 @@ NOT_EMULATED = {
     "codedeploy:ContinueDeployment": "the emulator's CodeDeploy never holds a deployment for approval",
 }
 
+SPEC_DIR = PROJECT_ROOT / "tests" / "specs"
+# The default run: the cheapest stack (no DNS, local state) and the richest (HTTPS, DNS, a
+# canary config, spot, rollback alarms, its own account, S3 state with a lock table). The
+# other specs and environments run with `pytest -m slow` (about 10 minutes each).
 CASES = [
-    (PROJECT_ROOT / "tests" / "specs" / "minimal.yaml", "production"),
-    (PROJECT_ROOT / "tests" / "specs" / "full.yaml", "staging"),
+    pytest.param((SPEC_DIR / "minimal.yaml", "production"), id="minimal-production"),
+    pytest.param((SPEC_DIR / "full.yaml", "staging"), id="full-staging"),
+    *(
+        pytest.param((spec, env), id=f"{spec_id(spec)}-{env}", marks=pytest.mark.slow)
+        for spec, env in [
+            (SPEC_DIR / "apex-canary.yaml", "dev"),
+            (SPEC_DIR / "plain-http.yaml", "production"),
+            (PROJECT_ROOT / "examples" / "hello-world" / "service.yaml", "production"),
+            (SPEC_DIR / "full.yaml", "production"),
+            (SPEC_DIR / "apex-canary.yaml", "production"),
+        ]
+    ),
 ]
 
 
@@ -167,26 +182,26 @@ def _tool_dir(directory: Path) -> Path:
     return directory
 
 
-def _changed_spec(spec: Path, env_name: str, work: Path) -> Path:
+def _changed_spec(spec: Path, env: Environment, work: Path) -> Path:
     """The spec with another health check path and blue termination wait for `env_name`:
     in-place changes of the target groups and the deployment group."""
     data = yaml.safe_load(spec.read_text())
-    overrides = data.setdefault("environments", {}).setdefault(env_name, {}) or {}
-    data["environments"][env_name] = overrides
+    overrides = data.setdefault("environments", {}).setdefault(env.name, {}) or {}
+    data["environments"][env.name] = overrides
     overrides.setdefault("app", {})["health_check_path"] = "/ready"
     deployment = overrides.setdefault("deployment", {})
-    deployment["blue_termination_minutes"] = deployment.get("blue_termination_minutes", 5) + 10
+    deployment["blue_termination_minutes"] = env.blue_termination_minutes + 10
     changed = work / "changed.yaml"
     changed.write_text(yaml.safe_dump(data, sort_keys=False))
     return changed
 
 
-@pytest.fixture(params=CASES, ids=[f"{spec.stem}-{env}" for spec, env in CASES], scope="module")
+@pytest.fixture(params=CASES, scope="module")
 def lifecycle(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Lifecycle, Path]]:
     spec, env_name = request.param
-    work = tmp_path_factory.mktemp(f"lifecycle-{spec.stem}")
+    work = tmp_path_factory.mktemp(f"lifecycle-{spec_id(spec)}-{env_name}")
     record = work / "requests.jsonl"
     with sandbox.Emulator(patched=True, env={recorder.RECORD_ENV: str(record)}) as emulator:
         repo = render_new(spec, work / "repo")
@@ -232,7 +247,7 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     life.run("deploy", env.name)
     life.run("plan", env.name)
     # A spec change, rendered again and deployed: an in-place update, then a second release.
-    rerendered = render_new(_changed_spec(spec, env.name, work), work / "rerendered")
+    rerendered = render_new(_changed_spec(spec, env, work), work / "rerendered")
     terraform_dir = Path("deploy", "terraform")
     shutil.copytree(rerendered / terraform_dir, life.repo / terraform_dir, dirs_exist_ok=True)
     second = "2222222222222222222222222222222222222222"
