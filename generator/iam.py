@@ -153,18 +153,24 @@ GRANTS: tuple[Grant, ...] = (
         any_resource="Elastic Load Balancing Describe calls have no resource-level permissions",
     ),
     Grant(
-        "DescribeServiceAnyResource",
-        ("module.fargate", "module.scaling", "execute.sh deploy", "execute.sh rollback"),
+        "TaskDefinitionRevisionsAnyResource",
+        ("module.fargate", "execute.sh deploy"),
+        ("ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition"),
+        _any,
+        _region_only,
+        any_resource="DescribeTaskDefinition and DeregisterTaskDefinition have no resource-level permissions",
+    ),
+    Grant(
+        "DescribeLogsAndScalingAnyResource",
+        ("module.fargate", "module.scaling"),
         (
             "application-autoscaling:DescribeScalableTargets",
             "application-autoscaling:DescribeScalingPolicies",
-            "ecs:DeregisterTaskDefinition",
-            "ecs:DescribeTaskDefinition",
             "logs:DescribeLogGroups",
         ),
         _any,
         _region_only,
-        any_resource="these calls have no resource-level permissions",
+        any_resource="these Describe calls have no resource-level permissions",
     ),
     Grant(
         "RegistryLoginAnyResource",
@@ -598,6 +604,11 @@ def policy_size(document: Mapping[str, Any]) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
+def _filled_size(document: Mapping[str, Any]) -> int:
+    """The size once the bootstrap has put a 12-digit account id in place of ACCOUNT_ID."""
+    return len(json.dumps(document, separators=(",", ":")).replace(ACCOUNT, "0" * 12))
+
+
 def deployer_policies(service: str, env: Environment) -> list[dict[str, Any]]:
     """The deploy role's permissions as managed policy documents, each under the size limit.
 
@@ -607,7 +618,7 @@ def deployer_policies(service: str, env: Environment) -> list[dict[str, Any]]:
     documents: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
     for statement in statements(service, env):
-        if current and policy_size(_document([*current, statement])) > MANAGED_POLICY_LIMIT:
+        if current and _filled_size(_document([*current, statement])) > MANAGED_POLICY_LIMIT:
             documents.append(_document(current))
             current = []
         current.append(statement)
