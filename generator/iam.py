@@ -182,7 +182,7 @@ GRANTS: tuple[Grant, ...] = (
     ),
     Grant(
         "StopAndApproveDeploymentsAnyResource",
-        ("execute.sh rollback", "approval of a held deployment"),
+        ("execute.sh rollback", "aws deploy continue-deployment"),
         ("codedeploy:ContinueDeployment", "codedeploy:StopDeployment"),
         _any,
         _region_only,
