@@ -431,8 +431,10 @@ class Mapper:
         }:
             arn = group(params["GroupId"])
             items.append((None, arn, self._resource_tags(arn), ""))
-            if operation.startswith("Authorize"):
-                tags = specs.get("security-group-rule", {})
+            tags = specs.get("security-group-rule", {})
+            if operation.startswith("Authorize") and tags:
+                # The new rules are a resource of the call only when they are tagged on create
+                # (EC2 user guide, "Grant permission to tag resources during creation").
                 for rule in _xml_values(request.response, "securityGroupRuleId"):
                     rule_arn = self.arn("ec2", region, f"security-group-rule/{rule}")
                     items.append((None, rule_arn, _tag_context(tags), ""))
