@@ -139,7 +139,30 @@ def _bootstrap_as_administrator(
     sandbox.terraform(
         root, "apply", "-auto-approve", "-input=false", "-var=gitlab_project_path=group/project", timeout=600
     )
+    if env.state:
+        s3 = sandbox.client("s3", endpoint, env.state.region, admin)
+        if root.joinpath("main.tf").read_text().count('resource "aws_s3_bucket" "state"'):
+            # The emulator serves plain HTTP: the bucket's TLS-only policy (tests/test_bootstrap.py
+            # checks it) would refuse every state request of terraform here, as it should.
+            s3.delete_bucket_policy(Bucket=env.state.bucket)
+        else:
+            # Another environment's bootstrap creates the shared bucket and lock table.
+            _state_bucket_and_table(endpoint, env, admin)
     return json.loads(sandbox.terraform(root, "output", "-json", "deploy_role_arn").stdout)
+
+
+def _state_bucket_and_table(endpoint: str, env: Environment, admin: sandbox.Credentials) -> None:
+    assert env.state is not None
+    s3 = sandbox.client("s3", endpoint, env.state.region, admin)
+    where = {} if env.state.region == "us-east-1" else {"LocationConstraint": env.state.region}
+    s3.create_bucket(Bucket=env.state.bucket, **({"CreateBucketConfiguration": where} if where else {}))
+    dynamodb = sandbox.client("dynamodb", endpoint, env.state.region, admin)
+    dynamodb.create_table(
+        TableName=env.state.lock_table,
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def _override(root: Path, endpoint: str, env: Environment) -> None:
