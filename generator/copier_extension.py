@@ -19,17 +19,7 @@ from packaging.version import Version
 from . import __version__
 from .errors import SpecError, TemplateVersionError
 from .hcl import FILTERS as HCL_FILTERS
-from .iam import (
-    GITLAB_AUDIENCE,
-    boundary_name,
-    deployer_policies,
-    deployer_policy,
-    deployer_role_name,
-    deployer_trust_policy,
-    grant_table,
-    managed_policy_names,
-    permissions_boundary,
-)
+from .iam import template_context
 from .migrations import MigrationError, migrate_data
 from .schema import service_schema
 from .validate import validate_data
@@ -122,27 +112,7 @@ class ServiceModelHook(ContextHook):
             _models[cache_key] = {
                 "model": model.as_context(),
                 "spec_yaml": yaml.safe_dump(spec, sort_keys=False),
-                "iam": {
-                    env.name: {
-                        "policy": json.dumps(deployer_policy(model.name, env), indent=2),
-                        "trust": json.dumps(deployer_trust_policy(env, model.deploy_branch), indent=2),
-                        "boundary_name": boundary_name(env),
-                        "boundary_json": json.dumps(permissions_boundary(model.name, env), indent=2),
-                        "policies": [json.dumps(d, indent=2) for d in deployer_policies(model.name, env)],
-                        "policies_json": json.dumps(deployer_policies(model.name, env), indent=2),
-                        "policy_names": managed_policy_names(env, len(deployer_policies(model.name, env))),
-                        "role_name": deployer_role_name(env),
-                        "audience": GITLAB_AUDIENCE,
-                        "grants": grant_table(model.name, env),
-                        # The first environment using a state bucket creates it; the others share it.
-                        "creates_state": bool(env.state)
-                        and next(
-                            e for e in model.environments if e.state and e.state.bucket == env.state.bucket
-                        )
-                        is env,
-                    }
-                    for env in model.environments
-                },
+                "iam": template_context(model),
             }
         context.update(_models[cache_key])
         context["answers_yaml"] = recorded_answers(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Environment
+from .model import Environment, ServiceModel
 
 ACCOUNT = "ACCOUNT_ID"  # placeholder where the spec pins no account: the bootstrap root fills it in
 MANAGED_POLICY_LIMIT = 6144  # characters, whitespace not counted
@@ -703,3 +703,28 @@ def deployer_trust_policy(env: Environment, deploy_branch: str) -> dict[str, Any
             }
         ],
     }
+
+
+def template_context(model: ServiceModel) -> dict[str, dict[str, Any]]:
+    """What the templates (README, bootstrap root) show of the deploy role, by environment."""
+    context = {}
+    for env in model.environments:
+        documents = deployer_policies(model.name, env)
+        first_with_bucket = next(
+            (e for e in model.environments if env.state and e.state and e.state.bucket == env.state.bucket),
+            None,
+        )
+        context[env.name] = {
+            "trust": json.dumps(deployer_trust_policy(env, model.deploy_branch), indent=2),
+            "boundary_name": boundary_name(env),
+            "boundary_json": json.dumps(permissions_boundary(model.name, env), indent=2),
+            "policies": [json.dumps(document, indent=2) for document in documents],
+            "policies_json": json.dumps(documents, indent=2),
+            "policy_names": managed_policy_names(env, len(documents)),
+            "role_name": deployer_role_name(env),
+            "audience": GITLAB_AUDIENCE,
+            "grants": grant_table(model.name, env),
+            # The first environment using a state bucket creates it; the others share it.
+            "creates_state": first_with_bucket is env,
+        }
+    return context
