@@ -408,6 +408,7 @@ GRANTS: tuple[Grant, ...] = (
             "cloudwatch:TagResource",
         ),
         lambda names: [names.arn("cloudwatch", f"alarm:{names.prefix}-*")],
+        when=lambda env: env.alarm_http_5xx_percent is not None or env.alarm_p99_latency_ms is not None,
     ),
     Grant(
         "CodeDeployApplicationAndGroup",
