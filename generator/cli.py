@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -206,6 +207,22 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_TEMPLATE_OUTDATED if result.update_available else EXIT_OK
 
 
+def _policy(args: argparse.Namespace) -> int:
+    from .errors import UsageError
+    from .iam import deployer_policies
+
+    model = validate_file(args.file)
+    names = [env.name for env in model.environments]
+    if args.env is None and len(names) > 1:
+        raise UsageError(f"{args.file}: which environment? --env one of: {', '.join(names)}")
+    wanted = args.env or names[0]
+    env = next((env for env in model.environments if env.name == wanted), None)
+    if env is None:
+        raise UsageError(f"{args.file}: --env: expected one of {', '.join(names)}, found {wanted!r}")
+    sys.stdout.write(json.dumps(deployer_policies(model.name, env), indent=2) + "\n")
+    return EXIT_OK
+
+
 def _schema(_: argparse.Namespace) -> int:
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -276,6 +293,13 @@ def _parser() -> argparse.ArgumentParser:
         help="compare with a plain render: edits to generated files and your own files count as drift",
     )
     check_parser.set_defaults(run=_check)
+
+    policy = commands.add_parser(
+        "policy", help="the deploy role's managed policy documents of an environment, as a JSON list"
+    )
+    policy.add_argument("file", metavar="FILE")
+    policy.add_argument("--env", metavar="ENV", help="the environment (needed when there are several)")
+    policy.set_defaults(run=_policy)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of service.yaml")
     schema.set_defaults(run=_schema)

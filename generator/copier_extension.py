@@ -19,7 +19,7 @@ from packaging.version import Version
 from . import __version__
 from .errors import SpecError, TemplateVersionError
 from .hcl import FILTERS as HCL_FILTERS
-from .iam import deployer_policy, deployer_trust_policy
+from .iam import template_context
 from .migrations import MigrationError, migrate_data
 from .schema import service_schema
 from .validate import validate_data
@@ -120,13 +120,7 @@ class ServiceModelHook(ContextHook):
             _models[cache_key] = {
                 "model": model.as_context(),
                 "spec_yaml": yaml.safe_dump(spec, sort_keys=False),
-                "iam": {
-                    env.name: {
-                        "policy": json.dumps(deployer_policy(model.name, env), indent=2),
-                        "trust": json.dumps(deployer_trust_policy(env, model.deploy_branch), indent=2),
-                    }
-                    for env in model.environments
-                },
+                "iam": template_context(model),
             }
         context.update(_models[cache_key])
         context["answers_yaml"] = _recorded_answers_cached(

@@ -1,338 +1,687 @@
-"""The IAM policy the pipeline's deploy role needs, scoped to one environment's resources.
+"""The deploy role of one environment: its permissions, its trust, and the boundary of the roles it makes.
 
-Written into the generated README so that a platform team can create the role
-with exactly this document. Statements whose Sid ends in `AnyResource` cover
-calls for which AWS offers no resource-level permission (Describe/List calls,
-creating a resource whose ARN does not exist yet): the Sid says so, since JSON
-has no comments.
+The permissions are a table (GRANTS): each grant names the Terraform module or the
+deploy/execute.sh command it serves, the exact actions, and the resources, scoped to
+the environment's own names wherever AWS offers a resource-level permission. A grant
+on `"*"` says why (`any_resource`): AWS has no resource type for those actions (the
+Service Authorization Reference lists none), or the resource's name is made up by AWS
+and a condition key narrows it instead. A module change points here at its permissions.
+
+Tests (tests/test_iam_lifecycle.py) run the whole lifecycle against the emulator, record
+every request (bluegreen.emulator.recorder) and evaluate it against these documents
+(bluegreen.emulator.evaluator): nothing denied, nothing granted that no step uses.
+
+The documents are split into managed policies under IAM's 6,144-character limit
+(whitespace not counted: IAM User Guide, "IAM and AWS STS quotas"); the README shows
+them, `bluegreen policy` prints them, and the bootstrap root creates them.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from .model import Environment
+from .model import Environment, ServiceModel
 
-ACCOUNT = "ACCOUNT_ID"  # placeholder where the spec pins no account: fill in before use
+ACCOUNT = "ACCOUNT_ID"  # placeholder where the spec pins no account: the bootstrap root fills it in
+MANAGED_POLICY_LIMIT = 6144  # characters, whitespace not counted
+# A role may have 10 managed policies attached by default (IAM quotas).
+MAX_MANAGED_POLICIES = 10
+# The audience of the GitLab ID token the pipeline asks for (.gitlab-ci.yml, id_tokens).
+GITLAB_AUDIENCE = "sts.amazonaws.com"
+
+Condition = dict[str, dict[str, Any]]
 
 
-def deployer_policy(service: str, env: Environment) -> dict[str, Any]:
-    """A policy document for `terraform apply` and deploy/execute.sh in one environment."""
-    region, account = env.region, env.account_id or ACCOUNT
-    names = env.names
-    prefix = names["prefix"]
-    tagged_for_this_service = {
-        "StringEquals": {"aws:ResourceTag/Service": service, "aws:ResourceTag/Environment": env.name}
-    }
+@dataclass(frozen=True)
+class Grant:
+    """One statement of the deploy role's policy and what it serves."""
 
-    def arn(service_name: str, resource: str, *, regional: bool = True) -> str:
-        return f"arn:aws:{service_name}:{region if regional else ''}:{account}:{resource}"
+    sid: str
+    serves: tuple[str, ...]  # "module.fargate", "execute.sh deploy", ...
+    actions: tuple[str, ...]
+    resources: Callable[[Names], list[str]]
+    condition: Callable[[Names], Condition] | None = None
+    any_resource: str = ""  # why "*": required when resources are ["*"]
+    when: Callable[[Environment], bool] = lambda env: True
 
-    statements = [
-        _statement(
-            "ReadCallsWithoutResourceLevelPermissionsAnyResource",
-            [
-                "acm:ListCertificates",
-                "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:DescribeScalingPolicies",
-                "cloudwatch:DescribeAlarms",
-                "codedeploy:GetDeploymentConfig",
-                "codedeploy:ListDeploymentConfigs",
-                "ec2:DescribeAccountAttributes",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSecurityGroupRules",
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeVpcAttribute",
-                "ec2:DescribeVpcs",
-                "ecr:GetAuthorizationToken",
-                "ecs:DeregisterTaskDefinition",
-                "ecs:DescribeTaskDefinition",
-                "ecs:RegisterTaskDefinition",
-                "elasticloadbalancing:DescribeListenerAttributes",
-                "elasticloadbalancing:DescribeListenerCertificates",
-                "elasticloadbalancing:DescribeListeners",
-                "elasticloadbalancing:DescribeLoadBalancerAttributes",
-                "elasticloadbalancing:DescribeLoadBalancers",
-                "elasticloadbalancing:DescribeRules",
-                "elasticloadbalancing:DescribeTags",
-                "elasticloadbalancing:DescribeTargetGroupAttributes",
-                "elasticloadbalancing:DescribeTargetGroups",
-                "elasticloadbalancing:DescribeTargetHealth",
-                "logs:DescribeLogGroups",
-                "route53:GetChange",
-                "route53:ListHostedZones",
-                "route53:ListHostedZonesByName",
-                "sts:GetCallerIdentity",
-            ],
-            ["*"],
+
+@dataclass(frozen=True)
+class Names:
+    """What the grants are scoped with, for one environment."""
+
+    service: str
+    env: Environment
+    account: str
+
+    @property
+    def region(self) -> str:
+        return self.env.region
+
+    @property
+    def prefix(self) -> str:
+        return self.env.names["prefix"]
+
+    def n(self, key: str) -> str:
+        return self.env.names[key]
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if regional else ''}:{self.account}:{resource}"
+
+    @property
+    def boundary_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:policy/{boundary_name(self.env)}"
+
+    def tagged(self, key: str = "aws:ResourceTag") -> Condition:
+        return {"StringEquals": {f"{key}/Service": self.service, f"{key}/Environment": self.env.name}}
+
+
+def _region_only(names: Names) -> Condition:
+    return {"StringEquals": {"aws:RequestedRegion": names.region}}
+
+
+def _any(_: Names) -> list[str]:
+    return ["*"]
+
+
+def _merge(*conditions: Condition) -> Condition:
+    merged: Condition = {}
+    for condition in conditions:
+        for operator, pairs in condition.items():
+            merged.setdefault(operator, {}).update(pairs)
+    return merged
+
+
+def _vpc(names: Names) -> list[str]:
+    vpc = names.env.vpc_id or "*"
+    return [names.arn("ec2", f"vpc/{vpc}")]
+
+
+def _vpc_condition(names: Names) -> Condition | None:
+    if names.env.vpc_id:
+        return _region_only(names)
+    # The VPC is looked up by its tag key: only a VPC carrying that key may get the groups.
+    return _merge(_region_only(names), {"Null": {f"aws:ResourceTag/{names.env.vpc_tag_key}": "false"}})
+
+
+_HAS_DNS: Callable[[Environment], bool] = lambda env: env.dns is not None  # noqa: E731
+_HAS_HTTPS: Callable[[Environment], bool] = lambda env: env.https  # noqa: E731
+_HAS_STATE: Callable[[Environment], bool] = lambda env: env.state is not None  # noqa: E731
+
+SERVICE_LINKED_ROLES = {
+    # AWS service name: role it creates at first use (IAM User Guide, "Using service-linked roles").
+    "ecs.amazonaws.com": "AWSServiceRoleForECS",
+    "elasticloadbalancing.amazonaws.com": "AWSServiceRoleForElasticLoadBalancing",
+    "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService",
+}
+
+GRANTS: tuple[Grant, ...] = (
+    # --- reads AWS does not scope to a resource -------------------------------------------
+    Grant(
+        "DescribeNetworkAnyResource",
+        ("data.aws_vpc", "data.aws_subnets", "module.alb", "module.fargate"),
+        (
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeSecurityGroupRules",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcAttribute",
+            "ec2:DescribeVpcs",
         ),
-        _statement(
-            "CreateCallsWhoseArnIsNotKnownYetAnyResource",
-            [
-                "acm:RequestCertificate",
-                "application-autoscaling:DeleteScalingPolicy",
-                "application-autoscaling:DeregisterScalableTarget",
-                "application-autoscaling:ListTagsForResource",
-                "application-autoscaling:PutScalingPolicy",
-                "application-autoscaling:RegisterScalableTarget",
-                "application-autoscaling:TagResource",
-                "ec2:CreateSecurityGroup",
-            ],
-            ["*"],
-            {"StringEquals": {"aws:RequestedRegion": region}},
+        _any,
+        _region_only,
+        any_resource="EC2 Describe calls have no resource-level permissions",
+    ),
+    Grant(
+        "DescribeLoadBalancingAnyResource",
+        ("module.alb", "module.target_groups", "execute.sh status"),
+        (
+            "elasticloadbalancing:DescribeCapacityReservation",
+            "elasticloadbalancing:DescribeListenerAttributes",
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "elasticloadbalancing:DescribeTags",
+            "elasticloadbalancing:DescribeTargetGroupAttributes",
+            "elasticloadbalancing:DescribeTargetGroups",
         ),
-        _statement(
-            "SecurityGroupsOfThisService",
-            [
-                "ec2:AuthorizeSecurityGroupEgress",
-                "ec2:AuthorizeSecurityGroupIngress",
-                "ec2:CreateTags",
-                "ec2:DeleteSecurityGroup",
-                "ec2:RevokeSecurityGroupEgress",
-                "ec2:RevokeSecurityGroupIngress",
-                "ec2:ModifySecurityGroupRules",
-            ],
-            [arn("ec2", "security-group/*"), arn("ec2", "security-group-rule/*")],
-            tagged_for_this_service,
+        _any,
+        _region_only,
+        any_resource="Elastic Load Balancing Describe calls have no resource-level permissions",
+    ),
+    Grant(
+        "TaskDefinitionRevisionsAnyResource",
+        ("module.fargate", "execute.sh deploy"),
+        ("ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition"),
+        _any,
+        _region_only,
+        any_resource="DescribeTaskDefinition and DeregisterTaskDefinition have no resource-level permissions",
+    ),
+    Grant(
+        "DescribeLogsAndScalingAnyResource",
+        ("module.fargate", "module.scaling"),
+        (
+            "application-autoscaling:DescribeScalableTargets",
+            "application-autoscaling:DescribeScalingPolicies",
+            "logs:DescribeLogGroups",
         ),
-        _statement(
-            "LoadBalancerListenersAndTargetGroups",
-            [
-                "elasticloadbalancing:AddListenerCertificates",
-                "elasticloadbalancing:AddTags",
-                "elasticloadbalancing:CreateListener",
-                "elasticloadbalancing:CreateLoadBalancer",
-                "elasticloadbalancing:CreateTargetGroup",
-                "elasticloadbalancing:DeleteListener",
-                "elasticloadbalancing:DeleteLoadBalancer",
-                "elasticloadbalancing:DeleteTargetGroup",
-                "elasticloadbalancing:ModifyListener",
-                "elasticloadbalancing:ModifyListenerAttributes",
-                "elasticloadbalancing:ModifyLoadBalancerAttributes",
-                "elasticloadbalancing:ModifyTargetGroup",
-                "elasticloadbalancing:ModifyTargetGroupAttributes",
-                "elasticloadbalancing:RemoveListenerCertificates",
-                "elasticloadbalancing:RemoveTags",
-                "elasticloadbalancing:SetSecurityGroups",
-                "elasticloadbalancing:SetSubnets",
-            ],
-            [
-                arn("elasticloadbalancing", f"loadbalancer/app/{names['alb']}/*"),
-                arn("elasticloadbalancing", f"listener/app/{names['alb']}/*"),
-                arn("elasticloadbalancing", f"listener-rule/app/{names['alb']}/*"),
-                arn("elasticloadbalancing", f"targetgroup/{names['target_group_blue']}/*"),
-                arn("elasticloadbalancing", f"targetgroup/{names['target_group_green']}/*"),
-            ],
-        ),
-        _statement(
-            "EcsClusterAndService",
-            [
-                "ecs:CreateCluster",
-                "ecs:CreateService",
-                "ecs:DeleteCluster",
-                "ecs:DeleteService",
-                "ecs:DescribeClusters",
-                "ecs:DescribeServices",
-                "ecs:ListTagsForResource",
-                "ecs:PutClusterCapacityProviders",
-                "ecs:TagResource",
-                "ecs:UntagResource",
-                "ecs:UpdateCluster",
-                "ecs:UpdateService",
-            ],
-            [
-                arn("ecs", f"cluster/{names['cluster']}"),
-                arn("ecs", f"service/{names['cluster']}/{names['service']}"),
-                arn("ecs", f"task-definition/{names['task_family']}:*"),
-            ],
-        ),
-        _statement(
-            "RolesOfThisService",
-            [
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:DeleteRolePolicy",
-                "iam:GetRole",
-                "iam:GetRolePolicy",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListInstanceProfilesForRole",
-                "iam:ListRolePolicies",
-                "iam:PutRolePolicy",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:UpdateAssumeRolePolicy",
-            ],
-            [arn("iam", f"role/{prefix}-*", regional=False)],
-        ),
-        _statement(
-            "PassRolesToEcsAndCodeDeployOnly",
-            ["iam:PassRole"],
-            [arn("iam", f"role/{prefix}-*", regional=False)],
+        _any,
+        _region_only,
+        any_resource="these Describe calls have no resource-level permissions",
+    ),
+    Grant(
+        "RegistryLoginAnyResource",
+        ("execute.sh dockerize",),
+        ("ecr:GetAuthorizationToken",),
+        _any,
+        _region_only,
+        any_resource="GetAuthorizationToken is not tied to a repository",
+    ),
+    Grant(
+        "StopAndApproveDeploymentsAnyResource",
+        ("execute.sh rollback", "aws deploy continue-deployment"),
+        ("codedeploy:ContinueDeployment", "codedeploy:StopDeployment"),
+        _any,
+        _region_only,
+        any_resource="StopDeployment and ContinueDeployment have no resource-level permissions",
+    ),
+    # --- network: security groups, created tagged, changed only while tagged ----------------
+    Grant(
+        "CreateSecurityGroupsTaggedForTheService",
+        ("module.alb", "module.fargate"),
+        ("ec2:CreateSecurityGroup",),
+        lambda names: [names.arn("ec2", "security-group/*")],
+        lambda names: _merge(_region_only(names), names.tagged("aws:RequestTag")),
+    ),
+    Grant(
+        "CreateSecurityGroupsInTheVpc",
+        ("module.alb", "module.fargate"),
+        ("ec2:CreateSecurityGroup",),
+        _vpc,
+        _vpc_condition,
+    ),
+    Grant(
+        "TagOnCreateOfSecurityGroupsAndRules",
+        ("module.alb", "module.fargate"),
+        ("ec2:CreateTags",),
+        lambda names: [names.arn("ec2", "security-group/*"), names.arn("ec2", "security-group-rule/*")],
+        lambda names: _merge(
+            names.tagged("aws:RequestTag"),
             {
                 "StringEquals": {
-                    "iam:PassedToService": ["ecs-tasks.amazonaws.com", "codedeploy.amazonaws.com"]
+                    "ec2:CreateAction": [
+                        "AuthorizeSecurityGroupEgress",
+                        "AuthorizeSecurityGroupIngress",
+                        "CreateSecurityGroup",
+                    ]
                 }
             },
         ),
-        _statement(
-            "AutoscalingServiceLinkedRole",
-            ["iam:CreateServiceLinkedRole"],
-            [
-                arn(
-                    "iam",
-                    "role/aws-service-role/ecs.application-autoscaling.amazonaws.com/"
-                    "AWSServiceRoleForApplicationAutoScaling_ECSService",
-                    regional=False,
-                )
-            ],
-            {"StringEquals": {"iam:AWSServiceName": "ecs.application-autoscaling.amazonaws.com"}},
+    ),
+    Grant(
+        "RulesCreatedTaggedForTheService",
+        ("module.alb", "module.fargate"),
+        ("ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress"),
+        lambda names: [names.arn("ec2", "security-group-rule/*")],
+        lambda names: names.tagged("aws:RequestTag"),
+    ),
+    Grant(
+        "SecurityGroupsOfTheService",
+        ("module.alb", "module.fargate"),
+        (
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:DeleteSecurityGroup",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
         ),
-        _statement(
-            "ContainerLogs",
-            [
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:DeleteRetentionPolicy",
-                "logs:ListTagsForResource",
-                "logs:ListTagsLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:TagResource",
-                "logs:UntagResource",
-            ],
-            [
-                arn("logs", f"log-group:{names['log_group']}"),
-                arn("logs", f"log-group:{names['log_group']}:*"),
-            ],
+        lambda names: [names.arn("ec2", "security-group/*")],
+        lambda names: names.tagged(),
+    ),
+    # --- load balancer and target groups, by name ------------------------------------------
+    Grant(
+        "LoadBalancerListenersAndTargetGroups",
+        ("module.alb", "module.target_groups"),
+        (
+            "elasticloadbalancing:AddTags",
+            "elasticloadbalancing:CreateListener",
+            "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:CreateTargetGroup",
+            "elasticloadbalancing:DeleteListener",
+            "elasticloadbalancing:DeleteLoadBalancer",
+            "elasticloadbalancing:DeleteTargetGroup",
+            "elasticloadbalancing:ModifyLoadBalancerAttributes",
+            "elasticloadbalancing:ModifyTargetGroup",
+            "elasticloadbalancing:ModifyTargetGroupAttributes",
         ),
-        _statement(
-            "ImageRepository",
-            [
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:BatchDeleteImage",
-                "ecr:BatchGetImage",
-                "ecr:CompleteLayerUpload",
-                "ecr:CreateRepository",
-                "ecr:DeleteLifecyclePolicy",
-                "ecr:DeleteRepository",
-                "ecr:DescribeImages",
-                "ecr:DescribeRepositories",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:GetLifecyclePolicy",
-                "ecr:InitiateLayerUpload",
-                "ecr:ListImages",
-                "ecr:ListTagsForResource",
-                "ecr:PutImage",
-                "ecr:PutImageScanningConfiguration",
-                "ecr:PutImageTagMutability",
-                "ecr:PutLifecyclePolicy",
-                "ecr:TagResource",
-                "ecr:UntagResource",
-                "ecr:UploadLayerPart",
-            ],
-            [arn("ecr", f"repository/{names['ecr_repository']}")],
+        lambda names: [
+            names.arn("elasticloadbalancing", f"loadbalancer/app/{names.n('alb')}/*"),
+            names.arn("elasticloadbalancing", f"listener/app/{names.n('alb')}/*"),
+            names.arn("elasticloadbalancing", f"targetgroup/{names.n('target_group_blue')}/*"),
+            names.arn("elasticloadbalancing", f"targetgroup/{names.n('target_group_green')}/*"),
+        ],
+    ),
+    # --- ECS ---------------------------------------------------------------------------------
+    Grant(
+        "ClusterServiceAndTaskDefinitions",
+        ("module.fargate", "execute.sh deploy", "execute.sh rollback", "execute.sh status"),
+        (
+            "ecs:CreateCluster",
+            "ecs:CreateService",
+            "ecs:DeleteCluster",
+            "ecs:DeleteService",
+            "ecs:DescribeClusters",
+            "ecs:DescribeServices",
+            "ecs:PutClusterCapacityProviders",
+            "ecs:RegisterTaskDefinition",
+            "ecs:TagResource",
+            "ecs:UpdateService",
         ),
-        _statement(
-            "DeploymentAlarms",
-            [
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:ListTagsForResource",
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:TagResource",
-            ],
-            [arn("cloudwatch", f"alarm:{prefix}-*")],
+        lambda names: [
+            names.arn("ecs", f"cluster/{names.n('cluster')}"),
+            names.arn("ecs", f"service/{names.n('cluster')}/{names.n('service')}"),
+            names.arn("ecs", f"task-definition/{names.n('task_family')}:*"),
+        ],
+    ),
+    Grant(
+        "ContainerLogs",
+        ("module.fargate",),
+        (
+            "logs:CreateLogGroup",
+            "logs:DeleteLogGroup",
+            "logs:ListTagsForResource",
+            "logs:PutRetentionPolicy",
+            "logs:TagResource",
         ),
-        _statement(
-            "CodeDeployApplicationAndDeployments",
-            [
-                "codedeploy:CreateApplication",
-                "codedeploy:CreateDeployment",
-                "codedeploy:CreateDeploymentConfig",
-                "codedeploy:CreateDeploymentGroup",
-                "codedeploy:DeleteApplication",
-                "codedeploy:DeleteDeploymentConfig",
-                "codedeploy:DeleteDeploymentGroup",
-                "codedeploy:GetApplication",
-                "codedeploy:GetApplicationRevision",
-                "codedeploy:GetDeployment",
-                "codedeploy:GetDeploymentGroup",
-                "codedeploy:ListDeployments",
-                "codedeploy:ListTagsForResource",
-                "codedeploy:RegisterApplicationRevision",
-                "codedeploy:StopDeployment",
-                "codedeploy:TagResource",
-                "codedeploy:UntagResource",
-                "codedeploy:UpdateApplication",
-                "codedeploy:UpdateDeploymentGroup",
-            ],
-            [
-                arn("codedeploy", f"application:{names['codedeploy_app']}"),
-                arn("codedeploy", f"deploymentgroup:{names['codedeploy_app']}/{names['deployment_group']}"),
-                arn("codedeploy", f"deploymentconfig:{env.deployment_config_name}"),
-            ],
+        lambda names: [
+            names.arn("logs", f"log-group:{names.n('log_group')}"),
+            names.arn("logs", f"log-group:{names.n('log_group')}:*"),
+        ],
+    ),
+    # --- IAM: the stack's roles, only with the boundary ------------------------------------
+    Grant(
+        "RolesOfTheServiceOnlyWithTheBoundary",
+        ("module.fargate", "module.codedeploy"),
+        ("iam:CreateRole", "iam:DeleteRolePolicy", "iam:PutRolePolicy"),
+        lambda names: [names.arn("iam", f"role/{names.prefix}-*", regional=False)],
+        lambda names: {"StringEquals": {"iam:PermissionsBoundary": names.boundary_arn}},
+    ),
+    Grant(
+        "ReadTagAndDeleteRolesOfTheService",
+        ("module.fargate", "module.codedeploy"),
+        (
+            "iam:DeleteRole",
+            "iam:GetRole",
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListInstanceProfilesForRole",
+            "iam:ListRolePolicies",
+            "iam:TagRole",
         ),
+        lambda names: [names.arn("iam", f"role/{names.prefix}-*", regional=False)],
+    ),
+    Grant(
+        "PassRolesOfTheServiceToEcsAndCodeDeploy",
+        ("module.fargate", "module.codedeploy", "execute.sh deploy"),
+        ("iam:PassRole",),
+        lambda names: [names.arn("iam", f"role/{names.prefix}-*", regional=False)],
+        lambda names: {
+            "StringEquals": {"iam:PassedToService": ["codedeploy.amazonaws.com", "ecs-tasks.amazonaws.com"]}
+        },
+    ),
+    Grant(
+        "ServiceLinkedRolesAtFirstUse",
+        ("module.alb", "module.fargate", "module.scaling"),
+        ("iam:CreateServiceLinkedRole",),
+        lambda names: [
+            names.arn("iam", f"role/aws-service-role/{service}/{role}", regional=False)
+            for service, role in sorted(SERVICE_LINKED_ROLES.items())
+        ],
+        lambda names: {"StringEquals": {"iam:AWSServiceName": sorted(SERVICE_LINKED_ROLES)}},
+    ),
+    # --- image repository ------------------------------------------------------------------
+    Grant(
+        "ImageRepository",
+        ("module.ecr", "execute.sh dockerize", "execute.sh deploy", "execute.sh destroy"),
+        (
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchDeleteImage",
+            "ecr:BatchGetImage",
+            "ecr:CompleteLayerUpload",
+            "ecr:CreateRepository",
+            "ecr:DeleteLifecyclePolicy",
+            "ecr:DeleteRepository",
+            "ecr:DescribeImages",
+            "ecr:DescribeRepositories",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:GetLifecyclePolicy",
+            "ecr:InitiateLayerUpload",
+            "ecr:ListImages",
+            "ecr:ListTagsForResource",
+            "ecr:PutImage",
+            "ecr:PutLifecyclePolicy",
+            "ecr:TagResource",
+            "ecr:UploadLayerPart",
+        ),
+        lambda names: [names.arn("ecr", f"repository/{names.n('ecr_repository')}")],
+    ),
+    # --- scaling -----------------------------------------------------------------------------
+    Grant(
+        "ScalingOfTheServiceDesiredCountAnyResource",
+        ("module.scaling",),
+        (
+            "application-autoscaling:DeleteScalingPolicy",
+            "application-autoscaling:DeregisterScalableTarget",
+            "application-autoscaling:PutScalingPolicy",
+            "application-autoscaling:RegisterScalableTarget",
+        ),
+        _any,
+        lambda names: _merge(
+            _region_only(names),
+            {
+                "StringEquals": {
+                    "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+                    "application-autoscaling:service-namespace": "ecs",
+                }
+            },
+        ),
+        any_resource="scalable targets have ids AWS makes up; namespace and dimension keys scope them",
+    ),
+    Grant(
+        "TagsOfScalableTargets",
+        ("module.scaling",),
+        ("application-autoscaling:ListTagsForResource", "application-autoscaling:TagResource"),
+        lambda names: [names.arn("application-autoscaling", "scalable-target/*")],
+    ),
+    # --- deployments -------------------------------------------------------------------------
+    Grant(
+        "DeploymentAlarms",
+        ("module.codedeploy",),
+        (
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:ListTagsForResource",
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:TagResource",
+        ),
+        lambda names: [names.arn("cloudwatch", f"alarm:{names.prefix}-*")],
+        when=lambda env: env.alarm_http_5xx_percent is not None or env.alarm_p99_latency_ms is not None,
+    ),
+    Grant(
+        "CodeDeployApplicationAndGroup",
+        ("module.codedeploy",),
+        (
+            "codedeploy:CreateApplication",
+            "codedeploy:CreateDeploymentGroup",
+            "codedeploy:DeleteApplication",
+            "codedeploy:DeleteDeploymentGroup",
+            "codedeploy:GetApplication",
+            "codedeploy:ListTagsForResource",
+            "codedeploy:TagResource",
+            "codedeploy:UpdateDeploymentGroup",
+        ),
+        lambda names: [
+            names.arn("codedeploy", f"application:{names.n('codedeploy_app')}"),
+            names.arn(
+                "codedeploy", f"deploymentgroup:{names.n('codedeploy_app')}/{names.n('deployment_group')}"
+            ),
+        ],
+    ),
+    Grant(
+        "DeploymentsOfTheGroup",
+        ("module.codedeploy", "execute.sh deploy", "execute.sh rollback", "execute.sh status"),
+        (
+            "codedeploy:CreateDeployment",
+            "codedeploy:GetApplicationRevision",
+            "codedeploy:GetDeployment",
+            "codedeploy:GetDeploymentConfig",
+            "codedeploy:GetDeploymentGroup",
+            "codedeploy:ListDeployments",
+        ),
+        lambda names: [
+            names.arn("codedeploy", f"application:{names.n('codedeploy_app')}"),
+            names.arn(
+                "codedeploy", f"deploymentgroup:{names.n('codedeploy_app')}/{names.n('deployment_group')}"
+            ),
+            names.arn("codedeploy", f"deploymentconfig:{names.env.deployment_config_name}"),
+        ],
+    ),
+    Grant(
+        "TrafficShiftConfig",
+        ("module.codedeploy",),
+        ("codedeploy:CreateDeploymentConfig", "codedeploy:DeleteDeploymentConfig"),
+        lambda names: [names.arn("codedeploy", f"deploymentconfig:{names.env.deployment_config_name}")],
+        when=lambda env: env.traffic_shift is not None,
+    ),
+    # --- DNS name and certificate --------------------------------------------------------------
+    Grant(
+        "FindTheZoneAnyResource",
+        ("module.dns",),
+        ("route53:ListHostedZones",),
+        _any,
+        any_resource="ListHostedZones has no resource-level permissions",
+        when=_HAS_DNS,
+    ),
+    Grant(
+        "ServiceRecordsInTheZoneOnly",
+        ("module.dns",),
+        ("route53:ChangeResourceRecordSets",),
+        lambda names: ["arn:aws:route53:::hostedzone/*"],
+        lambda names: {
+            "ForAllValues:StringLike": {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                    names.env.dns.fqdn,  # type: ignore[union-attr]
+                    f"_*.{names.env.dns.fqdn}",  # type: ignore[union-attr]
+                ]
+            }
+        },
+        when=_HAS_DNS,
+    ),
+    Grant(
+        "ReadTheZoneAndChanges",
+        ("module.dns",),
+        (
+            "route53:GetChange",
+            "route53:GetHostedZone",
+            "route53:ListResourceRecordSets",
+            "route53:ListTagsForResource",
+        ),
+        lambda names: ["arn:aws:route53:::change/*", "arn:aws:route53:::hostedzone/*"],
+        when=_HAS_DNS,
+    ),
+    Grant(
+        "RequestTheCertificateOfTheNameAnyResource",
+        ("module.dns",),
+        ("acm:RequestCertificate",),
+        _any,
+        lambda names: _merge(
+            _region_only(names),
+            names.tagged("aws:RequestTag"),
+            {"ForAllValues:StringEquals": {"acm:DomainNames": [names.env.dns.fqdn]}},  # type: ignore[union-attr]
+        ),
+        any_resource="RequestCertificate has no resource type; acm:DomainNames and the request tags scope it",
+        when=_HAS_HTTPS,
+    ),
+    Grant(
+        "TagTheCertificateOnCreate",
+        ("module.dns",),
+        ("acm:AddTagsToCertificate",),
+        lambda names: [names.arn("acm", "certificate/*")],
+        lambda names: names.tagged("aws:RequestTag"),
+        when=_HAS_HTTPS,
+    ),
+    Grant(
+        "CertificateOfTheService",
+        ("module.dns",),
+        ("acm:DeleteCertificate", "acm:DescribeCertificate", "acm:ListTagsForCertificate"),
+        lambda names: [names.arn("acm", "certificate/*")],
+        lambda names: names.tagged(),
+        when=_HAS_HTTPS,
+    ),
+    # --- Terraform state -------------------------------------------------------------------------
+    Grant(
+        "TerraformStateObject",
+        ("backend.tf",),
+        ("s3:GetObject", "s3:PutObject"),
+        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}"],  # type: ignore[union-attr]
+        when=_HAS_STATE,
+    ),
+    Grant(
+        "TerraformStateBucket",
+        ("backend.tf",),
+        ("s3:ListBucket",),
+        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}"],  # type: ignore[union-attr]
+        when=_HAS_STATE,
+    ),
+    Grant(
+        "TerraformStateLock",
+        ("backend.tf",),
+        ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"),
+        lambda names: [_lock_table_arn(names)],
+        when=_HAS_STATE,
+    ),
+)
+
+# Granted although no emulated step calls them: only a real `docker push` and `docker
+# pull` do (the registry API behind them), which the test double of docker cannot make.
+REGISTRY_ONLY_ACTIONS = {
+    "ecr:BatchCheckLayerAvailability": "docker push checks which layers ECR has",
+    "ecr:InitiateLayerUpload": "docker push uploads a layer",
+    "ecr:UploadLayerPart": "docker push uploads a layer",
+    "ecr:CompleteLayerUpload": "docker push uploads a layer",
+    "ecr:BatchGetImage": "docker pull of the cache image reads its manifest",
+    "ecr:GetDownloadUrlForLayer": "docker pull of the cache image downloads its layers",
+}
+
+
+def _lock_table_arn(names: Names) -> str:
+    state = names.env.state
+    assert state is not None
+    return f"arn:aws:dynamodb:{state.region}:{names.account}:table/{state.lock_table}"
+
+
+def _names(service: str, env: Environment) -> Names:
+    return Names(service, env, env.account_id or ACCOUNT)
+
+
+def statements(service: str, env: Environment) -> list[dict[str, Any]]:
+    """Every statement of the deploy role's permissions for `env`, in table order."""
+    names = _names(service, env)
+    found = []
+    for grant in GRANTS:
+        if not grant.when(env):
+            continue
+        resources = grant.resources(names)
+        if resources == ["*"] and not grant.any_resource:
+            raise AssertionError(f"{grant.sid}: '*' without a reason")
+        statement: dict[str, Any] = {
+            "Sid": grant.sid,
+            "Effect": "Allow",
+            "Action": sorted(grant.actions),
+            "Resource": resources,
+        }
+        condition = grant.condition(names) if grant.condition else None
+        if condition:
+            statement["Condition"] = condition
+        found.append(statement)
+    return found
+
+
+def grant_table(service: str, env: Environment) -> list[dict[str, str]]:
+    """Sid, what it serves and why `*` (if it is), of each statement of `env`: the README's table."""
+    del service
+    return [
+        {"sid": grant.sid, "serves": ", ".join(f"`{s}`" for s in grant.serves), "reason": grant.any_resource}
+        for grant in GRANTS
+        if grant.when(env)
     ]
-    if env.dns:
-        statements += [
-            _statement(
-                "ServiceRecordsInTheZoneOnly",
-                ["route53:ChangeResourceRecordSets"],
-                ["arn:aws:route53:::hostedzone/*"],
-                {
-                    "ForAllValues:StringLike": {
-                        "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                            env.dns.fqdn,
-                            f"_*.{env.dns.fqdn}",
-                        ]
-                    }
-                },
-            ),
-            _statement(
-                "ReadTheZone",
-                ["route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ListTagsForResource"],
-                ["arn:aws:route53:::hostedzone/*"],
-            ),
-            _statement(
-                "CertificateOfThisService",
-                [
-                    "acm:AddTagsToCertificate",
-                    "acm:DeleteCertificate",
-                    "acm:DescribeCertificate",
-                    "acm:ListTagsForCertificate",
-                ],
-                [arn("acm", "certificate/*")],
-                tagged_for_this_service,
-            ),
-        ]
-    if env.state:
-        statements += [
-            _statement(
-                "TerraformStateObject",
-                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                [f"arn:aws:s3:::{env.state.bucket}/{env.state.key}"],
-            ),
-            _statement("TerraformStateBucket", ["s3:ListBucket"], [f"arn:aws:s3:::{env.state.bucket}"]),
-            _statement(
-                "TerraformStateLock",
-                ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
-                [f"arn:aws:dynamodb:{env.state.region}:{account}:table/{env.state.lock_table}"],
-            ),
-        ]
+
+
+def policy_size(document: Mapping[str, Any]) -> int:
+    """Characters IAM counts for a managed policy: the JSON without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def _filled_size(document: Mapping[str, Any]) -> int:
+    """The size once the bootstrap has put a 12-digit account id in place of ACCOUNT_ID."""
+    return len(json.dumps(document, separators=(",", ":")).replace(ACCOUNT, "0" * 12))
+
+
+def deployer_policies(service: str, env: Environment) -> list[dict[str, Any]]:
+    """The deploy role's permissions as managed policy documents, each under the size limit.
+
+    Statements keep their table order; a new document starts when the next statement
+    would not fit.
+    """
+    documents: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    for statement in statements(service, env):
+        if current and _filled_size(_document([*current, statement])) > MANAGED_POLICY_LIMIT:
+            documents.append(_document(current))
+            current = []
+        current.append(statement)
+    if current:
+        documents.append(_document(current))
+    if len(documents) > MAX_MANAGED_POLICIES:
+        raise AssertionError(f"{len(documents)} policies: more than a role may have attached")
+    return documents
+
+
+def _document(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _statement(
-    sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": sorted(actions),
-        "Resource": resources,
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
+def deployer_policy(service: str, env: Environment) -> dict[str, Any]:
+    """All statements in one document (for reading and evaluating; AWS gets deployer_policies)."""
+    return _document(statements(service, env))
+
+
+def deployer_role_name(env: Environment) -> str:
+    """The deploy role's name: the one of ci.role_arn where the spec names it, else PREFIX-deployer."""
+    if env.ci_role_arn:
+        return env.ci_role_arn.rsplit("/", 1)[-1]
+    return f"{env.names['prefix']}-deployer"
+
+
+def boundary_name(env: Environment) -> str:
+    return f"{env.names['prefix']}-boundary"
+
+
+def managed_policy_names(env: Environment, count: int) -> list[str]:
+    return [f"{env.names['prefix']}-deploy-{number}" for number in range(1, count + 1)]
+
+
+def permissions_boundary(service: str, env: Environment) -> dict[str, Any]:
+    """The boundary every role the stack creates must carry.
+
+    The stack's roles (ECS execution and task roles, CodeDeploy's role) get their
+    permissions from the modules; the boundary caps what anyone with the deploy role
+    could ever give them: no IAM, Organizations or account administration (so a role
+    the pipeline makes can never mint or widen another), and passing only the
+    service's own roles, to ECS tasks only. IAM User Guide, "Permissions boundaries
+    for IAM entities" (the effective permissions are the intersection).
+    """
+    names = _names(service, env)
+    return _document(
+        [
+            {
+                "Sid": "NoIdentityOrAccountAdministration",
+                "Effect": "Allow",
+                "NotAction": ["account:*", "iam:*", "organizations:*", "sts:AssumeRole"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PassOnlyTheServiceRolesToEcsTasks",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": names.arn("iam", f"role/{names.prefix}-*", regional=False),
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            },
+        ]
+    )
 
 
 def deployer_trust_policy(env: Environment, deploy_branch: str) -> dict[str, Any]:
@@ -347,7 +696,7 @@ def deployer_trust_policy(env: Environment, deploy_branch: str) -> dict[str, Any
                 "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/gitlab.com"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {"gitlab.com:aud": "sts.amazonaws.com"},
+                    "StringEquals": {"gitlab.com:aud": GITLAB_AUDIENCE},
                     "StringLike": {
                         "gitlab.com:sub": f"project_path:GROUP/PROJECT:ref_type:branch:ref:{deploy_branch}"
                     },
@@ -355,3 +704,28 @@ def deployer_trust_policy(env: Environment, deploy_branch: str) -> dict[str, Any
             }
         ],
     }
+
+
+def template_context(model: ServiceModel) -> dict[str, dict[str, Any]]:
+    """What the templates (README, bootstrap root) show of the deploy role, by environment."""
+    context = {}
+    for env in model.environments:
+        documents = deployer_policies(model.name, env)
+        first_with_bucket = next(
+            (e for e in model.environments if env.state and e.state and e.state.bucket == env.state.bucket),
+            None,
+        )
+        context[env.name] = {
+            "trust": json.dumps(deployer_trust_policy(env, model.deploy_branch), indent=2),
+            "boundary_name": boundary_name(env),
+            "boundary_json": json.dumps(permissions_boundary(model.name, env), indent=2),
+            "policies": [json.dumps(document, indent=2) for document in documents],
+            "policies_json": json.dumps(documents, indent=2),
+            "policy_names": managed_policy_names(env, len(documents)),
+            "role_name": deployer_role_name(env),
+            "audience": GITLAB_AUDIENCE,
+            "grants": grant_table(model.name, env),
+            # The first environment using a state bucket creates it; the others share it.
+            "creates_state": first_with_bucket is env,
+        }
+    return context

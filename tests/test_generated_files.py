@@ -172,7 +172,7 @@ def test_dockerfile_per_runtime():
 
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_readme_explains_the_repository(spec):
-    from bluegreen.iam import deployer_policy
+    from bluegreen.iam import deployer_policies
 
     model = validate_file(spec)
     readme = (rendered(spec) / "README.md").read_text()
@@ -182,7 +182,8 @@ def test_readme_explains_the_repository(spec):
         "## Deploy",
         "## Roll back",
         "## Destroy",
-        "## CI/CD variables",
+        "## Set up an account",
+        "## The deploy role",
     ):
         assert heading in readme
     mermaid = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
@@ -196,7 +197,7 @@ def test_readme_explains_the_repository(spec):
         assert node in mermaid
     assert ("Route53" in mermaid) == bool(model.environments[0].dns)
     policies = [json.loads(block.split("```", 1)[0]) for block in readme.split("```json\n")[1:]]
-    expected = [deployer_policy(model.name, env) for env in model.environments]
+    expected = [document for env in model.environments for document in deployer_policies(model.name, env)]
     assert [
         p
         for p in policies

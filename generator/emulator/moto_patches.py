@@ -2,6 +2,9 @@
 
     python -m bluegreen.emulator.moto_patches --host 127.0.0.1 --port 5000 [--log-actions]
 
+With $BLUEGREEN_RECORD_REQUESTS naming a file, every AWS request the server answers
+is appended to it as a JSON line (bluegreen.emulator.recorder).
+
 Starts exactly what `python -m moto.server -H HOST -p PORT` starts, after applying
 the patches below. bluegreen.emulator.sandbox.Emulator(patched=True) runs this module.
 
@@ -28,10 +31,13 @@ is epoch seconds, which the provider decodes; older moto sent strings).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from . import recorder
 
 PATCHES: list[Callable[[], None]] = []
 
@@ -849,6 +855,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-actions", action="store_true", help="print each request's operation")
     args = parser.parse_args(argv)
     apply_patches()
+    record = os.environ.get(recorder.RECORD_ENV)
+    if record:
+        recorder.install(record)
     if args.log_actions:
         _log_actions()
     import moto.server

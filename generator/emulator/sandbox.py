@@ -765,8 +765,14 @@ def provider_override_text(
     aliases: Sequence[str | None] = (None,),
     credentials: Credentials | None = None,
     local_backend: bool = False,
+    environment_credentials: bool = False,
 ) -> str:
-    """The HCL of emulator_override.tf (see write_provider_override)."""
+    """The HCL of emulator_override.tf (see write_provider_override).
+
+    With `environment_credentials` the provider takes its keys from the process
+    environment (AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN, ...), as in CI after the
+    deploy role was assumed, instead of the fixed keys of `credentials`.
+    """
     credentials = credentials or Credentials(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, EMULATOR_ACCOUNT_ID)
     width = max(len(name) for name in ENDPOINT_SERVICES)
     endpoints = "\n".join(f'    {name.ljust(width)} = "{endpoint}"' for name in ENDPOINT_SERVICES)
@@ -783,9 +789,12 @@ def provider_override_text(
             lines.append(f'  alias                       = "{alias}"')
         else:
             lines.append(f'  region                      = "{region}"')
+        if not environment_credentials:
+            lines += [
+                f'  access_key                  = "{credentials.access_key}"',
+                f'  secret_key                  = "{credentials.secret_key}"',
+            ]
         lines += [
-            f'  access_key                  = "{credentials.access_key}"',
-            f'  secret_key                  = "{credentials.secret_key}"',
             "  skip_credentials_validation = true",
             "  skip_metadata_api_check     = true",
             "  skip_region_validation      = true",

@@ -15,6 +15,7 @@ mock_provider "aws" {
 }
 
 variables {
+  permissions_boundary_arn        = "arn:aws:iam::123456789012:policy/svc-production-boundary"
   region                          = "us-east-1"
   cluster_name                    = "svc-production"
   service_name                    = "svc-production"

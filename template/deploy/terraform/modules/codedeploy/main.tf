@@ -126,9 +126,10 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = var.role_name
-  description        = "CodeDeploy shifts traffic of ${var.service_name} between blue and green"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  name                 = var.role_name
+  description          = "CodeDeploy shifts traffic of ${var.service_name} between blue and green"
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

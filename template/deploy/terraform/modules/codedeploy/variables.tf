@@ -177,6 +177,11 @@ variable "alarm_evaluation_periods" {
   default     = 2
 }
 
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of every role this module creates (the deploy role may create roles only with it)."
+  type        = string
+}
+
 variable "tags" {
   description = "Tags of the resources, added to the provider's default tags."
   type        = map(string)

@@ -101,9 +101,10 @@ data "aws_iam_policy_document" "execution_assume" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = var.execution_role_name
-  description        = "ECS pulls the image of ${var.service_name}, writes its logs and reads its secrets"
-  assume_role_policy = data.aws_iam_policy_document.execution_assume.json
+  name                 = var.execution_role_name
+  description          = "ECS pulls the image of ${var.service_name}, writes its logs and reads its secrets"
+  assume_role_policy   = data.aws_iam_policy_document.execution_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -181,9 +182,10 @@ data "aws_iam_policy_document" "task_assume" {
 # No permissions yet: attach what the application needs to the role
 # (aws_iam_role_policy with role = module.fargate.task_role_name).
 resource "aws_iam_role" "task" {
-  name               = var.task_role_name
-  description        = "The ${var.service_name} application"
-  assume_role_policy = data.aws_iam_policy_document.task_assume.json
+  name                 = var.task_role_name
+  description          = "The ${var.service_name} application"
+  assume_role_policy   = data.aws_iam_policy_document.task_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

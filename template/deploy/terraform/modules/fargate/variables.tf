@@ -209,6 +209,11 @@ variable "health_check_grace_period_seconds" {
   default     = 60
 }
 
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of every role this module creates (the deploy role may create roles only with it)."
+  type        = string
+}
+
 variable "tags" {
   description = "Tags of the resources, added to the provider's default tags."
   type        = map(string)

@@ -1,0 +1,354 @@
+"""The deploy role's policy, proven call by call over a whole lifecycle on the emulator.
+
+An emulator of its own records every request it receives
+(bluegreen.emulator.recorder, $BLUEGREEN_RECORD_REQUESTS). An administrator (the
+emulator's keys of the environment's account) seeds the network and applies the
+generated bootstrap root (deploy/terraform/bootstrap/ENV): GitLab's OIDC provider,
+the permissions boundary, the deploy role with its trust policy and its managed
+policies (the documents of bluegreen.iam), and the state bucket and lock table when
+the spec has `state:`. Then the generated deploy/execute.sh runs as CI runs it: it assumes
+the deploy role with a GitLab ID token (GITLAB_OIDC_TOKEN, AWS_ROLE_ARN; the
+emulator accepts any token), and terraform and the AWS CLI use that session:
+
+dockerize (ECR created by a targeted apply, image pushed through the docker test
+double), deploy (first apply of the whole stack, a task definition revision, a
+CodeDeploy deployment), plan (a second plan), a spec change rendered again and
+deployed (apply of an in-place change, a second deployment), status, rollback of a
+running deployment (StopDeployment), rollback by redeploying the last good
+revision, destroy.
+
+Each request signed by a session of the deploy role becomes the checks AWS makes
+for it (action, resource ARN, condition keys; PassRole, tag-on-create, service-linked
+roles, CreateDeployment's reads) and is evaluated against the role's policies
+(bluegreen.emulator.evaluator). The test asserts: no check denied, and no granted
+action left unused but those only a real registry push or pull makes
+(bluegreen.iam.REGISTRY_ONLY_ACTIONS). Terraform state goes to the emulator's S3
+and DynamoDB through the generated S3 backend when the spec has `state:`.
+
+Not covered here: approving a held deployment (ContinueDeployment): the emulator's
+CodeDeploy never holds a deployment in Ready, so that grant is listed in
+NOT_EMULATED with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from bluegreen import iam
+from bluegreen.emulator import evaluator, recorder, sandbox
+from bluegreen.model import Environment
+from bluegreen.render import render_new
+from bluegreen.validate import validate_file
+
+from tests.support.rendering import spec_id
+from tests.support.template_repo import PROJECT_ROOT
+
+pytestmark = pytest.mark.terraform
+
+AWS_CLI = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "aws"
+DOCKER_DOUBLE = PROJECT_ROOT / "tests" / "support" / "bin" / "docker"
+TOOLS = ("bash", "cat", "cut", "dirname", "git", "jq", "mktemp", "rm", "sed", "sha256sum", "sleep", "tr")
+SCRIPT_TIMEOUT = 600  # a safety net against a hung script, not an assertion about speed
+# Granted, but no emulated step can call them; each with the reason.
+NOT_EMULATED = {
+    "codedeploy:ContinueDeployment": "the emulator's CodeDeploy never holds a deployment for approval",
+}
+
+SPEC_DIR = PROJECT_ROOT / "tests" / "specs"
+# The default run: the cheapest stack (no DNS, local state) and the richest (HTTPS, DNS, a
+# canary config, spot, rollback alarms, its own account, S3 state with a lock table). The
+# other specs and environments run with `pytest -m slow` (about 10 minutes each).
+CASES = [
+    pytest.param((SPEC_DIR / "minimal.yaml", "production"), id="minimal-production"),
+    pytest.param((SPEC_DIR / "full.yaml", "staging"), id="full-staging"),
+    *(
+        pytest.param((spec, env), id=f"{spec_id(spec)}-{env}", marks=pytest.mark.slow)
+        for spec, env in [
+            (SPEC_DIR / "apex-canary.yaml", "dev"),
+            (SPEC_DIR / "plain-http.yaml", "production"),
+            (PROJECT_ROOT / "examples" / "hello-world" / "service.yaml", "production"),
+            (SPEC_DIR / "full.yaml", "production"),
+            (SPEC_DIR / "apex-canary.yaml", "production"),
+        ]
+    ),
+]
+
+
+def _aws_cli() -> str:
+    import sys
+
+    candidate = Path(sys.executable).parent / "aws"
+    if not candidate.is_file():
+        pytest.fail(f"no AWS CLI at {candidate}: pip install awscli (part of the test extra)", pytrace=False)
+    return str(candidate)
+
+
+@dataclass
+class Lifecycle:
+    repo: Path
+    env: Environment
+    service: str
+    emulator: sandbox.Emulator
+    admin: sandbox.Credentials
+    role_arn: str
+    script_env: dict[str, str]
+    log: list[str]
+
+    def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        process = subprocess.Popen(
+            [str(self.repo / "deploy" / "execute.sh"), *args],
+            cwd=self.repo,
+            env={**self.script_env, **extra},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT)
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+        self.log.append(f"$ execute.sh {' '.join(args)} (exit {process.returncode})\n{stdout}\n{stderr}")
+        assert process.returncode == 0, f"execute.sh {' '.join(args)} failed:\n{stdout}\n{stderr}"
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def client(self, service: str) -> Any:
+        return sandbox.client(service, self.emulator.endpoint, self.env.region, self.admin)
+
+
+def _bootstrap_as_administrator(
+    repo: Path, endpoint: str, env: Environment, admin: sandbox.Credentials
+) -> str:
+    """Apply the generated bootstrap root with the administrator's keys; returns the deploy role's ARN."""
+    root = repo / "deploy" / "terraform" / "bootstrap" / env.name
+    sandbox.write_provider_override(root, endpoint, env.region, credentials=admin)
+    sandbox.terraform(root, "init")
+    sandbox.terraform(
+        root, "apply", "-auto-approve", "-input=false", "-var=gitlab_project_path=group/project", timeout=600
+    )
+    if env.state:
+        s3 = sandbox.client("s3", endpoint, env.state.region, admin)
+        if root.joinpath("main.tf").read_text().count('resource "aws_s3_bucket" "state"'):
+            # The emulator serves plain HTTP: the bucket's TLS-only policy (tests/test_bootstrap.py
+            # checks it) would refuse every state request of terraform here, as it should.
+            s3.delete_bucket_policy(Bucket=env.state.bucket)
+        else:
+            # Another environment's bootstrap creates the shared bucket and lock table.
+            _state_bucket_and_table(endpoint, env, admin)
+    return json.loads(sandbox.terraform(root, "output", "-json", "deploy_role_arn").stdout)
+
+
+def _state_bucket_and_table(endpoint: str, env: Environment, admin: sandbox.Credentials) -> None:
+    assert env.state is not None
+    s3 = sandbox.client("s3", endpoint, env.state.region, admin)
+    where = {} if env.state.region == "us-east-1" else {"LocationConstraint": env.state.region}
+    s3.create_bucket(Bucket=env.state.bucket, **({"CreateBucketConfiguration": where} if where else {}))
+    dynamodb = sandbox.client("dynamodb", endpoint, env.state.region, admin)
+    dynamodb.create_table(
+        TableName=env.state.lock_table,
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _override(root: Path, endpoint: str, env: Environment) -> None:
+    """The emulator override of an environment root: the provider takes the assumed role's
+    keys from the environment; the generated S3 backend (if any) keeps state in the emulator."""
+    text = sandbox.provider_override_text(endpoint, env.region, environment_credentials=True)
+    if env.state:
+        state = env.state
+        text += "\n".join(
+            [
+                "terraform {",
+                '  backend "s3" {',
+                f'    bucket                      = "{state.bucket}"',
+                f'    key                         = "{state.key}"',
+                f'    region                      = "{state.region}"',
+                f'    dynamodb_table              = "{state.lock_table}"',
+                "    encrypt                     = true",
+                "    use_path_style              = true",
+                "    skip_credentials_validation = true",
+                "    skip_requesting_account_id  = true",
+                "    skip_metadata_api_check     = true",
+                "    skip_region_validation      = true",
+                "    skip_s3_checksum            = true",
+                f'    endpoints = {{ s3 = "{endpoint}", dynamodb = "{endpoint}", sts = "{endpoint}", iam = "{endpoint}" }}',
+                "  }",
+                "}",
+                "",
+            ]
+        )
+    (root / sandbox.OVERRIDE_FILE).write_text(text)
+
+
+def _tool_dir(directory: Path) -> Path:
+    tools = {name: shutil.which(name) for name in TOOLS}
+    tools |= {"aws": _aws_cli(), "docker": str(DOCKER_DOUBLE), "terraform": sandbox.find_terraform()}
+    directory.mkdir(parents=True)
+    for name, target in tools.items():
+        assert target, f"{name} is not installed"
+        (directory / name).symlink_to(target)
+    return directory
+
+
+def _changed_spec(spec: Path, env: Environment, work: Path) -> Path:
+    """The spec with another health check path and blue termination wait for `env_name`:
+    in-place changes of the target groups and the deployment group."""
+    data = yaml.safe_load(spec.read_text())
+    overrides = data.setdefault("environments", {}).setdefault(env.name, {}) or {}
+    data["environments"][env.name] = overrides
+    overrides.setdefault("app", {})["health_check_path"] = "/ready"
+    deployment = overrides.setdefault("deployment", {})
+    deployment["blue_termination_minutes"] = env.blue_termination_minutes + 10
+    changed = work / "changed.yaml"
+    changed.write_text(yaml.safe_dump(data, sort_keys=False))
+    return changed
+
+
+@pytest.fixture(params=CASES, scope="module")
+def lifecycle(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Lifecycle, Path]]:
+    spec, env_name = request.param
+    work = tmp_path_factory.mktemp(f"lifecycle-{spec_id(spec)}-{env_name}")
+    record = work / "requests.jsonl"
+    with sandbox.Emulator(patched=True, env={recorder.RECORD_ENV: str(record)}) as emulator:
+        repo = render_new(spec, work / "repo")
+        model = validate_file(spec)
+        env = next(e for e in model.environments if e.name == env_name)
+        admin = sandbox.credentials_for_account(emulator.endpoint, env.account_id)
+        sandbox.seed_environment(emulator.endpoint, env)
+        role_arn = _bootstrap_as_administrator(repo, emulator.endpoint, env, admin)
+        root = sandbox.environment_root(repo, env.name)
+        _override(root, emulator.endpoint, env)
+        script_env = {
+            "PATH": str(_tool_dir(work / "bin")),
+            "HOME": str(work),
+            "LANG": "C.UTF-8",
+            "AWS_ENDPOINT_URL": emulator.endpoint,
+            "AWS_DEFAULT_REGION": env.region,
+            "GITLAB_OIDC_TOKEN": "gitlab-id-token",
+            "AWS_ROLE_ARN": role_arn,
+            "CI_PROJECT_ID": "42",
+            "CI_PIPELINE_ID": "7",
+            "IMAGE_TAG": "1111111111111111111111111111111111111111",
+            "TF_IN_AUTOMATION": "1",
+            "CHECKPOINT_DISABLE": "1",
+            "POLL_SECONDS": "1",
+            "DEPLOY_TIMEOUT_MINUTES": "2",
+            "DOCKER_DOUBLE_LOG": str(work / "docker.log"),
+        }
+        mirror = sandbox.find_plugin_dir()
+        if mirror is not None:
+            config = work / "terraform.tfrc"
+            config.write_text(
+                f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
+            )
+            script_env["TF_CLI_CONFIG_FILE"] = str(config)
+        life = Lifecycle(repo, env, model.name, emulator, admin, role_arn, script_env, [])
+        _run_lifecycle(life, spec, work)
+        yield life, record
+
+
+def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
+    env = life.env
+    life.run("dockerize", env.name)
+    life.run("deploy", env.name)
+    life.run("plan", env.name)
+    # A spec change, rendered again and deployed: an in-place update, then a second release.
+    rerendered = render_new(_changed_spec(spec, env, work), work / "rerendered")
+    terraform_dir = Path("deploy", "terraform")
+    shutil.copytree(rerendered / terraform_dir, life.repo / terraform_dir, dirs_exist_ok=True)
+    second = "2222222222222222222222222222222222222222"
+    life.run("dockerize", env.name, IMAGE_TAG=second)
+    life.run("deploy", env.name, IMAGE_TAG=second)
+    life.run("status", env.name)
+    # A deployment still running (created by the administrator), stopped by rollback.
+    codedeploy = life.client("codedeploy")
+    ecs = life.client("ecs")
+    service = ecs.describe_services(cluster=env.names["cluster"], services=[env.names["service"]])[
+        "services"
+    ][0]
+    appspec = {
+        "version": 0.0,
+        "Resources": [
+            {
+                "TargetService": {
+                    "Type": "AWS::ECS::Service",
+                    "Properties": {
+                        "TaskDefinition": service["taskDefinition"],
+                        "LoadBalancerInfo": {
+                            "ContainerName": env.names["container"],
+                            "ContainerPort": env.port,
+                        },
+                    },
+                }
+            }
+        ],
+    }
+    running = codedeploy.create_deployment(
+        applicationName=env.names["codedeploy_app"],
+        deploymentGroupName=env.names["deployment_group"],
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(appspec)}},
+    )["deploymentId"]
+    stopped = life.run("rollback", env.name)
+    assert f"stopped deployment {running}" in stopped.stdout
+    redeployed = life.run("rollback", env.name)
+    assert "redeploying" in redeployed.stdout
+    life.run("destroy", env.name, CONFIRM_DESTROY=env.name)
+
+
+def _evaluated(
+    life: Lifecycle, record: Path
+) -> tuple[list[tuple[recorder.Check, evaluator.Decision]], list[recorder.Request]]:
+    requests = list(recorder.read(record))
+    sessions = recorder.role_sessions(requests, life.role_arn)
+    assert sessions, "execute.sh never assumed the deploy role"
+    account = life.env.account_id or sandbox.EMULATOR_ACCOUNT_ID
+    checks = recorder.Mapper(account).checks(requests, sessions)
+    policies = [
+        json.loads(json.dumps(d).replace(iam.ACCOUNT, account))
+        for d in iam.deployer_policies(life.service, life.env)
+    ]
+    return [
+        (check, evaluator.evaluate(policies, check.action, check.resource, check.context_dict()))
+        for check in checks
+    ], requests
+
+
+def test_every_request_of_the_lifecycle_is_allowed(lifecycle):
+    life, record = lifecycle
+    decisions, _ = _evaluated(life, record)
+    assert len(decisions) > 300, "the whole lifecycle ran as the deploy role"
+    denied = sorted(
+        {
+            f"{check.action} on {check.resource} ({check.implicit or check.operation}) "
+            f"context={check.context_dict()}: {decision.reason}"
+            for check, decision in decisions
+            if not decision.allowed
+        }
+    )
+    assert denied == [], "\n".join(denied)
+
+
+def test_no_granted_action_goes_unused(lifecycle):
+    life, record = lifecycle
+    decisions, _ = _evaluated(life, record)
+    used = {check.action for check, _ in decisions}
+    granted = set(evaluator.matching_actions(iam.deployer_policies(life.service, life.env)))
+    unused = granted - used - set(iam.REGISTRY_ONLY_ACTIONS) - set(NOT_EMULATED)
+    assert unused == set(), sorted(unused)
