@@ -182,11 +182,19 @@ GRANTS: tuple[Grant, ...] = (
     ),
     Grant(
         "StopAndApproveDeploymentsAnyResource",
-        ("execute.sh rollback", "aws deploy continue-deployment"),
+        ("execute.sh rollback", "execute.sh deploy", "aws deploy continue-deployment"),
         ("codedeploy:ContinueDeployment", "codedeploy:StopDeployment"),
         _any,
         _region_only,
         any_resource="StopDeployment and ContinueDeployment have no resource-level permissions",
+    ),
+    Grant(
+        "DeploymentStepsAnyResource",
+        ("execute.sh deploy",),
+        ("codedeploy:GetDeploymentTarget", "codedeploy:ListDeploymentTargets"),
+        _any,
+        _region_only,
+        any_resource="ListDeploymentTargets and GetDeploymentTarget have no resource-level permissions",
     ),
     # --- network: security groups, created tagged, changed only while tagged ----------------
     Grant(
@@ -368,6 +376,19 @@ GRANTS: tuple[Grant, ...] = (
         ),
         lambda names: [names.arn("ecr", f"repository/{names.n('ecr_repository')}")],
     ),
+    Grant(
+        "PromoteFromThePreviousEnvironment",
+        ("execute.sh promote",),
+        # docker pull of the image the previous environment deployed (by digest). A repository
+        # in another account must also allow this role in its repository policy.
+        ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+        lambda names: [
+            f"arn:aws:ecr:{source.region}:{source.account_id or names.account}:repository/{source.repository}"
+            for source in [names.env.promote_from]
+            if source is not None
+        ],
+        when=lambda env: env.promote_from is not None,
+    ),
     # --- scaling -----------------------------------------------------------------------------
     Grant(
         "ScalingOfTheServiceDesiredCountAnyResource",
@@ -450,10 +471,12 @@ GRANTS: tuple[Grant, ...] = (
         ],
     ),
     Grant(
-        "TrafficShiftConfig",
+        "TrafficShiftConfigs",
         ("module.codedeploy",),
         ("codedeploy:CreateDeploymentConfig", "codedeploy:DeleteDeploymentConfig"),
-        lambda names: [names.arn("codedeploy", f"deploymentconfig:{names.env.deployment_config_name}")],
+        # Named after their content (model.deployment_config_name): a changed traffic shift
+        # creates the new config before the old one, of another name, is deleted.
+        lambda names: [names.arn("codedeploy", f"deploymentconfig:{names.prefix}-*")],
         when=lambda env: env.traffic_shift is not None,
     ),
     # --- DNS name and certificate --------------------------------------------------------------
@@ -537,10 +560,12 @@ GRANTS: tuple[Grant, ...] = (
         when=_HAS_STATE,
     ),
     Grant(
-        "TerraformStateLock",
+        "TerraformStateLockFile",
         ("backend.tf",),
-        ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"),
-        lambda names: [_lock_table_arn(names)],
+        # use_lockfile: the S3 backend writes KEY.tflock beside the state and deletes it
+        # after the run (Terraform docs, "Backend Type: s3", S3 Bucket Permissions).
+        ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"),
+        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}.tflock"],  # type: ignore[union-attr]
         when=_HAS_STATE,
     ),
 )
@@ -555,12 +580,6 @@ REGISTRY_ONLY_ACTIONS = {
     "ecr:BatchGetImage": "docker pull of the cache image reads its manifest",
     "ecr:GetDownloadUrlForLayer": "docker pull of the cache image downloads its layers",
 }
-
-
-def _lock_table_arn(names: Names) -> str:
-    state = names.env.state
-    assert state is not None
-    return f"arn:aws:dynamodb:{state.region}:{names.account}:table/{state.lock_table}"
 
 
 def _names(service: str, env: Environment) -> Names:

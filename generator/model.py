@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from . import __version__
@@ -167,6 +168,15 @@ class State:
 
 
 @dataclass(frozen=True)
+class ImageSource:
+    """An ECR repository of another environment."""
+
+    repository: str
+    region: str
+    account_id: str | None
+
+
+@dataclass(frozen=True)
 class Environment:
     """Everything one environment root is rendered from."""
 
@@ -225,6 +235,9 @@ class Environment:
     # Later environments wait for a person: the last of several is promoted by hand.
     manual_promotion: bool
     state: State | None
+    # The repository `execute.sh promote` pulls the image from: the previous environment's
+    # (None for the first environment, which builds).
+    promote_from: ImageSource | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +344,13 @@ def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> S
     ci = defaulted["ci"]
     environments = [
         _environment(defaulted, env, manual_promotion=len(merged) > 1 and env is merged[-1]) for env in merged
+    ]
+    environments = [environments[0]] + [
+        replace(
+            env,
+            promote_from=ImageSource(previous.names["ecr_repository"], previous.region, previous.account_id),
+        )
+        for previous, env in itertools.pairwise(environments)
     ]
     slowest = max(
         env.approval_timeout_minutes + env.traffic_shift_minutes + env.blue_termination_minutes

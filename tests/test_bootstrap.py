@@ -3,7 +3,7 @@
 It must validate for every spec and environment, carry the same documents as `bluegreen
 policy` and the README, and apply against the emulator: the deploy role with its trust
 policy and managed policies, the boundary, and for a spec with `state:` a state bucket
-that is versioned, encrypted, private and TLS only, with its lock table.
+that is versioned, encrypted, private and TLS only (state is locked by a lock file in it).
 tests/test_iam_lifecycle.py then deploys with the role this root makes.
 """
 
@@ -105,8 +105,7 @@ def test_bootstrap_applies_what_the_pipeline_needs(emulator, tmp_path):
     (tls,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     dynamodb = sandbox.client("dynamodb", emulator.endpoint, env.state.region, admin)
-    table = dynamodb.describe_table(TableName=env.state.lock_table)["Table"]
-    assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
+    assert dynamodb.list_tables()["TableNames"] == []  # use_lockfile: no lock table
 
     # A second plan finds nothing to change.
     result = sandbox.terraform(

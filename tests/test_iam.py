@@ -73,7 +73,9 @@ def test_policy_grants_exact_actions_on_their_resource_types(spec, env):
             owned = [env.names["prefix"], "hostedzone/*", "change/*", "aws-service-role/"]
             owned += ["security-group", "vpc/", "certificate/*", "scalable-target/*", "deploymentconfig:"]
             if env.state:
-                owned += [env.state.bucket, env.state.lock_table]
+                owned += [env.state.bucket]
+            if env.promote_from:  # the repository of the environment before, promote pulls from
+                owned += [f"repository/{env.promote_from.repository}"]
             for resource in statement["Resource"]:
                 assert any(part in resource for part in owned), resource
     if env.dns:

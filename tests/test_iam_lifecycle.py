@@ -5,7 +5,7 @@ An emulator of its own records every request it receives
 emulator's keys of the environment's account) seeds the network and applies the
 generated bootstrap root (deploy/terraform/bootstrap/ENV): GitLab's OIDC provider,
 the permissions boundary, the deploy role with its trust policy and its managed
-policies (the documents of bluegreen.iam), and the state bucket and lock table when
+policies (the documents of bluegreen.iam), and the state bucket when
 the spec has `state:`. Then the generated deploy/execute.sh runs as CI runs it: it assumes
 the deploy role with a GitLab ID token (GITLAB_OIDC_TOKEN, AWS_ROLE_ARN; the
 emulator accepts any token), and terraform and the AWS CLI use that session:
@@ -57,7 +57,10 @@ pytestmark = pytest.mark.terraform
 
 AWS_CLI = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "aws"
 DOCKER_DOUBLE = PROJECT_ROOT / "tests" / "support" / "bin" / "docker"
-TOOLS = ("bash", "cat", "cut", "dirname", "git", "jq", "mktemp", "rm", "sed", "sha256sum", "sleep", "tr")
+TOOLS = (
+    "bash", "cat", "cp", "cut", "date", "dirname", "git", "jq", "mkdir", "mktemp", "rm", "sed",
+    "sha256sum", "sleep", "tr",
+)  # fmt: skip
 SCRIPT_TIMEOUT = 600  # a safety net against a hung script, not an assertion about speed
 # Granted, but no emulated step can call them; each with the reason.
 NOT_EMULATED = {
@@ -66,7 +69,7 @@ NOT_EMULATED = {
 
 SPEC_DIR = PROJECT_ROOT / "tests" / "specs"
 # The default run: the cheapest stack (no DNS, local state) and the richest (HTTPS, DNS, a
-# canary config, spot, rollback alarms, its own account, S3 state with a lock table). The
+# canary config, spot, rollback alarms, its own account, S3 state with its lock file). The
 # other specs and environments run with `pytest -m slow` (about 10 minutes each).
 CASES = [
     pytest.param((SPEC_DIR / "minimal.yaml", "production"), id="minimal-production"),
@@ -146,23 +149,16 @@ def _bootstrap_as_administrator(
             # checks it) would refuse every state request of terraform here, as it should.
             s3.delete_bucket_policy(Bucket=env.state.bucket)
         else:
-            # Another environment's bootstrap creates the shared bucket and lock table.
-            _state_bucket_and_table(endpoint, env, admin)
+            # Another environment's bootstrap creates the shared bucket.
+            _state_bucket(endpoint, env, admin)
     return json.loads(sandbox.terraform(root, "output", "-json", "deploy_role_arn").stdout)
 
 
-def _state_bucket_and_table(endpoint: str, env: Environment, admin: sandbox.Credentials) -> None:
+def _state_bucket(endpoint: str, env: Environment, admin: sandbox.Credentials) -> None:
     assert env.state is not None
     s3 = sandbox.client("s3", endpoint, env.state.region, admin)
     where = {} if env.state.region == "us-east-1" else {"LocationConstraint": env.state.region}
     s3.create_bucket(Bucket=env.state.bucket, **({"CreateBucketConfiguration": where} if where else {}))
-    dynamodb = sandbox.client("dynamodb", endpoint, env.state.region, admin)
-    dynamodb.create_table(
-        TableName=env.state.lock_table,
-        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def _override(root: Path, endpoint: str, env: Environment) -> None:
@@ -178,7 +174,7 @@ def _override(root: Path, endpoint: str, env: Environment) -> None:
                 f'    bucket                      = "{state.bucket}"',
                 f'    key                         = "{state.key}"',
                 f'    region                      = "{state.region}"',
-                f'    dynamodb_table              = "{state.lock_table}"',
+                "    use_lockfile                = true",
                 "    encrypt                     = true",
                 "    use_path_style              = true",
                 "    skip_credentials_validation = true",
@@ -186,7 +182,7 @@ def _override(root: Path, endpoint: str, env: Environment) -> None:
                 "    skip_metadata_api_check     = true",
                 "    skip_region_validation      = true",
                 "    skip_s3_checksum            = true",
-                f'    endpoints = {{ s3 = "{endpoint}", dynamodb = "{endpoint}", sts = "{endpoint}", iam = "{endpoint}" }}',
+                f'    endpoints = {{ s3 = "{endpoint}", sts = "{endpoint}", iam = "{endpoint}" }}',
                 "  }",
                 "}",
                 "",
