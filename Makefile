@@ -21,8 +21,10 @@ $(CHECKOV_VENV)/bin/checkov:
 demo: $(BIN)/bluegreen  ## render the example and plan it against a local AWS emulator
 	$(BIN)/bluegreen demo examples/hello-world/service.yaml
 
+# Two workers (the machine's cores); a file's tests stay on one worker, as most share a
+# rendered repository, an applied stack or a built wheel.
 test: $(BIN)/bluegreen $(CHECKOV_VENV)/bin/checkov  ## the whole test suite, real terraform and linters included
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(BIN)/bluegreen
 	$(BIN)/ruff check generator tests benchmarks

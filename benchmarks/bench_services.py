@@ -29,13 +29,12 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from copier import run_copy  # noqa: E402
-
-from bluegreen.emulator import sandbox  # noqa: E402
 from bluegreen.copier_extension import copier_data  # noqa: E402
+from bluegreen.emulator import sandbox  # noqa: E402
 from bluegreen.loader import load_spec  # noqa: E402
 from bluegreen.render import render_new  # noqa: E402
 from bluegreen.validate import validate_file  # noqa: E402
+from copier import run_copy  # noqa: E402
 
 EXAMPLE = PROJECT_ROOT / "examples/hello-world/service.yaml"
 RUNTIMES = ("python", "node", "go", "java-gradle", "java-maven", "dockerfile")
