@@ -272,6 +272,11 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     second = "2222222222222222222222222222222222222222"
     life.run("dockerize", env.name, IMAGE_TAG=second)
     life.run("deploy", env.name, IMAGE_TAG=second)
+    # A third release: the first deploy of a new service runs without CodeDeploy, so a
+    # rollback by redeploy needs two CodeDeploy deployments that succeeded.
+    third = "3333333333333333333333333333333333333333"
+    life.run("dockerize", env.name, IMAGE_TAG=third)
+    life.run("deploy", env.name, IMAGE_TAG=third)
     life.run("status", env.name)
     # A deployment still running (created by the administrator), stopped by rollback.
     codedeploy = life.client("codedeploy")
@@ -304,7 +309,7 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     stopped = life.run("rollback", env.name)
     assert f"stopped deployment {running}" in stopped.stdout
     redeployed = life.run("rollback", env.name)
-    assert "redeploying" in redeployed.stdout
+    assert "rolling back from" in redeployed.stdout and "runs" in redeployed.stdout
     life.run("destroy", env.name, CONFIRM_DESTROY=env.name)
 
 
