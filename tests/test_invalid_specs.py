@@ -277,7 +277,7 @@ CASES = [
         "aws.account_id",
         "quoted string",
     ),
-    ("state-without-table", HEAD + "state:\n  bucket: tf-state\n", 8, "state.lock_table", "required"),
+    ("state-without-bucket", HEAD + "state:\n  key_prefix: teams/a\n", 8, "state.bucket", "required"),
     (
         "command-empty",
         HEAD.replace("  port: 8080\n", "  port: 8080\n  command: []\n"),

@@ -229,6 +229,12 @@ def resource_types(action: str) -> tuple[str, ...]:
     return tuple(sorted({row["resource_arn_format"] for row in rows} - {"*"}))
 
 
+# CodeDeploy operations the Service Authorization Reference lists no resource type for.
+NO_RESOURCE_TYPE_OPERATIONS = frozenset(
+    {"ContinueDeployment", "GetDeploymentTarget", "ListDeploymentTargets", "StopDeployment"}
+)
+
+
 class UnmappedRequest(Exception):
     """A recorded request this module cannot turn into IAM checks: extend the mapping."""
 
@@ -711,9 +717,14 @@ class Mapper:
         items: list[Any] = []
         if operation in {"ListApplications", "ListDeploymentConfigs"}:
             return operation, [(None, "*", {}, "")]
-        if operation in {"StopDeployment", "ContinueDeployment"}:
+        if operation in {
+            "StopDeployment",
+            "ContinueDeployment",
+            "ListDeploymentTargets",
+            "GetDeploymentTarget",
+        }:
             # No resource-level permission: the Service Authorization Reference lists no
-            # resource type for either, so only "*" matches them.
+            # resource type for these, so only "*" matches them.
             return operation, [(None, "*", {}, "")]
         if operation in {"CreateApplication", "GetApplication", "DeleteApplication", "UpdateApplication"}:
             items.append((None, app_arn, _tag_context(tags) if tags else self._resource_tags(app_arn), ""))
