@@ -155,10 +155,11 @@ GRANTS: tuple[Grant, ...] = (
     Grant(
         "TaskDefinitionRevisionsAnyResource",
         ("module.fargate", "execute.sh deploy"),
-        ("ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition"),
+        # No DeregisterTaskDefinition: Terraform keeps old revisions (skip_destroy) for rollback.
+        ("ecs:DescribeTaskDefinition",),
         _any,
         _region_only,
-        any_resource="DescribeTaskDefinition and DeregisterTaskDefinition have no resource-level permissions",
+        any_resource="DescribeTaskDefinition has no resource-level permissions",
     ),
     Grant(
         "DescribeLogsAndScalingAnyResource",
