@@ -45,7 +45,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -64,6 +63,7 @@ from bluegreen.model import Environment
 from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
+from tests.support import execute_sh
 from tests.support.rendering import SPECS, rendered
 from tests.support.template_repo import PROJECT_ROOT
 
@@ -71,13 +71,6 @@ pytestmark = pytest.mark.terraform
 
 SPEC = PROJECT_ROOT / "tests" / "specs" / "minimal.yaml"
 ENVIRONMENT = "production"  # of minimal.yaml, for the offline tests
-AWS = Path(sys.executable).parent / "aws"
-DOCKER_DOUBLE = PROJECT_ROOT / "tests" / "support" / "bin" / "docker"
-# What execute.sh and the docker double run, besides aws and docker.
-TOOLS = (
-    "bash", "cat", "cp", "cut", "date", "dirname", "git", "jq", "mkdir", "mktemp", "rm", "sed",
-    "sha256sum", "sleep", "tr",
-)  # fmt: skip
 FIRST_TAG = "3f9c2a7e5b1d4c6a8e0f2b4d6c8a0e1f3b5d7c9a"
 SECOND_TAG = "2222222222222222222222222222222222222222"
 THIRD_TAG = "3333333333333333333333333333333333333333"
@@ -115,39 +108,8 @@ def _changed_spec() -> dict[str, Any]:
     return spec
 
 
-def _tool_dir(directory: Path, leave_out: str | None = None) -> Path:
-    """A directory of links to the tools execute.sh needs: the venv's aws, the docker double."""
-    if not AWS.is_file():
-        pytest.fail(f"no AWS CLI at {AWS}: pip install awscli (part of the test extra)", pytrace=False)
-    tools = {name: shutil.which(name) for name in TOOLS}
-    tools |= {"aws": str(AWS), "docker": str(DOCKER_DOUBLE), "terraform": sandbox.find_terraform()}
-    directory.mkdir(parents=True)
-    for name, target in tools.items():
-        assert target, f"{name} is not installed"
-        if name != leave_out:
-            (directory / name).symlink_to(target)
-    return directory
-
-
 def _run(repo: Path, env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run deploy/execute.sh in its own process group: a timeout kills terraform and aws too."""
-    process = subprocess.Popen(
-        [str(repo / "deploy" / "execute.sh"), *args],
-        cwd=repo,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT)
-    except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return execute_sh.run(repo, env, *args, timeout=SCRIPT_TIMEOUT)
 
 
 def _printed(pattern: str, text: str) -> str:
@@ -315,7 +277,7 @@ def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactor
 
     credentials = sandbox.credentials_for_account(moto_server.endpoint, None)
     script_env = {
-        "PATH": str(_tool_dir(work / "bin")),
+        "PATH": str(execute_sh.tool_dir(work / "bin")),
         "HOME": str(work),  # no ~/.aws of the machine's user
         "LANG": "C.UTF-8",
         "AWS_ENDPOINT_URL": moto_server.endpoint,
@@ -849,7 +811,7 @@ def test_demo_deploys_keeps_the_emulator_deploys_an_edit_and_stops(terraform_too
 @pytest.fixture
 def offline(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A copy of the rendered repo and a bare environment; terraform must not have run in it."""
-    env = {"PATH": str(_tool_dir(tmp_path / "bin")), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    env = {"PATH": str(execute_sh.tool_dir(tmp_path / "bin")), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     repo = shutil.copytree(rendered(SPEC), tmp_path / "repo", symlinks=True)
     yield repo, env
     assert not (sandbox.environment_root(repo, ENVIRONMENT) / ".terraform").exists(), "terraform ran"
@@ -861,7 +823,7 @@ def offline(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
 )
 def test_a_missing_tool_is_named(offline, tool: str, command: str, tmp_path: Path):
     repo, env = offline
-    env["PATH"] = str(_tool_dir(tmp_path / "bin-without", leave_out=tool))
+    env["PATH"] = str(execute_sh.tool_dir(tmp_path / "bin-without", leave_out=tool))
     result = _run(repo, env, command, ENVIRONMENT)
     assert result.returncode != 0
     assert f"execute.sh: {tool} is required but not installed" in result.stderr
@@ -924,7 +886,9 @@ def test_aws_cli_v1_has_every_command_execute_sh_uses(tmp_path: Path):
 
     def synopsis(call: tuple[str, str]) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MANPAGER": "cat", "PAGER": "cat"}
-        return subprocess.run([str(AWS), *call, "help"], capture_output=True, text=True, env=env, check=False)
+        return subprocess.run(
+            [str(execute_sh.AWS_CLI), *call, "help"], capture_output=True, text=True, env=env, check=False
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         helps = dict(zip(calls, pool.map(synopsis, calls), strict=True))

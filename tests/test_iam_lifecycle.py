@@ -33,9 +33,7 @@ NOT_EMULATED with the reason.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,17 +48,12 @@ from bluegreen.model import Environment
 from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
+from tests.support import execute_sh
 from tests.support.rendering import spec_id
 from tests.support.template_repo import PROJECT_ROOT
 
 pytestmark = pytest.mark.terraform
 
-AWS_CLI = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "aws"
-DOCKER_DOUBLE = PROJECT_ROOT / "tests" / "support" / "bin" / "docker"
-TOOLS = (
-    "bash", "cat", "cp", "cut", "date", "dirname", "git", "jq", "mkdir", "mktemp", "rm", "sed",
-    "sha256sum", "sleep", "tr",
-)  # fmt: skip
 SCRIPT_TIMEOUT = 600  # a safety net against a hung script, not an assertion about speed
 # Granted, but no emulated step can call them; each with the reason.
 NOT_EMULATED = {
@@ -87,15 +80,6 @@ CASES = [
 ]
 
 
-def _aws_cli() -> str:
-    import sys
-
-    candidate = Path(sys.executable).parent / "aws"
-    if not candidate.is_file():
-        pytest.fail(f"no AWS CLI at {candidate}: pip install awscli (part of the test extra)", pytrace=False)
-    return str(candidate)
-
-
 @dataclass
 class Lifecycle:
     repo: Path
@@ -108,25 +92,11 @@ class Lifecycle:
     log: list[str]
 
     def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        process = subprocess.Popen(
-            [str(self.repo / "deploy" / "execute.sh"), *args],
-            cwd=self.repo,
-            env={**self.script_env, **extra},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT)
-        except BaseException:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise
-        self.log.append(f"$ execute.sh {' '.join(args)} (exit {process.returncode})\n{stdout}\n{stderr}")
-        assert process.returncode == 0, f"execute.sh {' '.join(args)} failed:\n{stdout}\n{stderr}"
-        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        result = execute_sh.run(self.repo, {**self.script_env, **extra}, *args, timeout=SCRIPT_TIMEOUT)
+        stdout, stderr = result.stdout, result.stderr
+        self.log.append(f"$ execute.sh {' '.join(args)} (exit {result.returncode})\n{stdout}\n{stderr}")
+        assert result.returncode == 0, f"execute.sh {' '.join(args)} failed:\n{stdout}\n{stderr}"
+        return result
 
     def client(self, service: str) -> Any:
         return sandbox.client(service, self.emulator.endpoint, self.env.region, self.admin)
@@ -191,16 +161,6 @@ def _override(root: Path, endpoint: str, env: Environment) -> None:
     (root / sandbox.OVERRIDE_FILE).write_text(text)
 
 
-def _tool_dir(directory: Path) -> Path:
-    tools = {name: shutil.which(name) for name in TOOLS}
-    tools |= {"aws": _aws_cli(), "docker": str(DOCKER_DOUBLE), "terraform": sandbox.find_terraform()}
-    directory.mkdir(parents=True)
-    for name, target in tools.items():
-        assert target, f"{name} is not installed"
-        (directory / name).symlink_to(target)
-    return directory
-
-
 def _changed_spec(spec: Path, env: Environment, work: Path) -> Path:
     """The spec with another health check path and blue termination wait for `env_name`:
     in-place changes of the target groups and the deployment group."""
@@ -232,7 +192,7 @@ def lifecycle(
         root = sandbox.environment_root(repo, env.name)
         _override(root, emulator.endpoint, env)
         script_env = {
-            "PATH": str(_tool_dir(work / "bin")),
+            "PATH": str(execute_sh.tool_dir(work / "bin")),
             "HOME": str(work),
             "LANG": "C.UTF-8",
             "AWS_ENDPOINT_URL": emulator.endpoint,
