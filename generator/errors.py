@@ -7,7 +7,10 @@ git, terraform) are wrapped into these where they are raised.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, order=True)
@@ -93,3 +96,15 @@ def describe(value: object) -> str:
     if isinstance(value, list):
         return "a list" if value else "an empty list"
     return f"{type(value).__name__} {value!s}"
+
+
+@contextlib.contextmanager
+def naming(temporary: Path, shown: Path) -> Iterator[None]:
+    """Errors raised inside name `shown` (the user's path) where they say `temporary`: a
+    staging directory or throwaway clone is gone by the time the message is read."""
+    try:
+        yield
+    except SpecError as error:
+        raise type(error)(error.source.replace(str(temporary), str(shown)), error.problems) from None
+    except ToolError as error:
+        raise type(error)(str(error.args[0]).replace(str(temporary), str(shown))) from None

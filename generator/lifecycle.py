@@ -12,7 +12,6 @@ reports what it would change, and asks Copier whether a newer template version e
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -20,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from typing import Any
 import yaml
 
 from .copier_extension import SPEC_KEYS, copier_data
-from .errors import Problem, RepositoryError, SpecError, ToolError, describe
+from .errors import Problem, RepositoryError, SpecError, ToolError, describe, naming
 from .loader import load_spec
 from .render import private_tempdir, run_copy, run_update
 from .validate import validate
@@ -164,7 +162,7 @@ def check(repo: str | Path, strict: bool = False) -> CheckResult:
         clone = Path(scratch) / top.name
         _git(root, "clone", "--quiet", "--shared", "--no-tags", str(top), str(clone))
         copy = clone / root.resolve().relative_to(top.resolve())
-        with _named_as(copy, Path(repo)):
+        with naming(copy, Path(repo)):
             answers = _answers(copy)
             data = _spec_data(copy / SPEC_FILE, str(Path(repo) / SPEC_FILE))
             # Before the sync below: it would re-render some of the files.
@@ -174,18 +172,6 @@ def check(repo: str | Path, strict: bool = False) -> CheckResult:
     return CheckResult(
         drift, current, latest, update_available, uncommitted=bool(_status(root)), broken=broken, notes=notes
     )
-
-
-@contextlib.contextmanager
-def _named_as(clone: Path, repo: Path) -> Iterator[None]:
-    """Errors about the throwaway clone name the user's repository instead: the clone is
-    gone by the time the message is read."""
-    try:
-        yield
-    except SpecError as error:
-        raise type(error)(error.source.replace(str(clone), str(repo)), error.problems) from None
-    except ToolError as error:
-        raise type(error)(str(error.args[0]).replace(str(clone), str(repo))) from None
 
 
 # A line a merge tool writes around a conflict: git's and Copier's inline markers

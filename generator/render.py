@@ -19,7 +19,7 @@ from jinja2 import TemplateError
 from plumbum import ProcessExecutionError
 
 from .copier_extension import is_remote
-from .errors import BluegreenError, Problem, SpecError, TemplateVersionError, ToolError, UsageError
+from .errors import BluegreenError, Problem, SpecError, TemplateVersionError, ToolError, UsageError, naming
 from .loader import load_spec
 from .resources import template_root
 from .validate import validate
@@ -158,7 +158,7 @@ def render_new(
                 None, None, "DEST", "a directory bluegreen can create", error.strerror or str(error)
             )
             raise SpecError(str(destination), [problem]) from None
-        with _naming(staging, dest):
+        with naming(staging, dest):
             run_copy(source, staging, data=spec.data, vcs_ref=vcs_ref)
         # Keep the spec exactly as the user wrote it, comments included.
         shutil.copyfile(spec_path, staging / "service.yaml")
@@ -184,16 +184,6 @@ def _umask() -> int:
     current = os.umask(0o022)
     os.umask(current)
     return current
-
-
-@contextlib.contextmanager
-def _naming(staging: Path, dest: Path) -> Iterator[None]:
-    """Tool errors name DEST, the directory the user asked for, not the staging directory
-    that is removed before the message is read."""
-    try:
-        yield
-    except ToolError as error:
-        raise type(error)(str(error.args[0]).replace(str(staging), str(dest))) from None
 
 
 def _first_existing_ancestor(path: Path) -> Path:
