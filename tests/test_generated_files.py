@@ -111,6 +111,7 @@ def test_pipeline_structure(spec):
     expected |= {f"deploy:{n}" for n in names}
     if model.destroy == "manual":
         expected |= {f"destroy:{n}" for n in names}
+    expected |= {f"approve:{env.name}" for env in model.environments if env.approval_timeout_minutes}
     if model.build:
         expected |= {"build"}
     assert set(jobs) == expected
@@ -133,6 +134,13 @@ def test_pipeline_structure(spec):
             assert promote["stage"] == "deploy" and promote["resource_group"] == env.name
         manual = [rule for rule in deploy.get("rules", []) if rule.get("when") == "manual"]
         assert bool(manual) == (len(names) > 1 and index == len(names) - 1), "promotion to the last is manual"
+        if env.approval_timeout_minutes:
+            approve = jobs[f"approve:{env.name}"]
+            assert approve["script"] == [f"./deploy/execute.sh approve {env.name}"]
+            assert approve["rules"][0]["when"] == "manual" and approve["allow_failure"] is True
+            # Runnable while deploy:ENV waits: not in its resource group, not after it.
+            assert "resource_group" not in approve and f"deploy:{env.name}" not in approve["needs"]
+            assert approve["environment"] == {"name": env.name, "action": "access"}
         if model.destroy == "manual":
             destroy = jobs[f"destroy:{env.name}"]
             assert destroy["rules"][0]["when"] == "manual"

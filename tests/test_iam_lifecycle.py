@@ -15,7 +15,9 @@ double), deploy (first apply of the whole stack, a task definition revision, a
 CodeDeploy deployment), plan (a second plan), a spec change rendered again and
 deployed (apply of an in-place change, a second deployment), status, rollback of a
 running deployment (StopDeployment), rollback by redeploying the last good
-revision, destroy.
+revision, destroy. Where the environment waits for an approval, every deployment
+is held in Ready (green on the test listener) until `execute.sh approve` runs beside
+the waiting deploy, as the pipeline's approve:ENV job does (ContinueDeployment).
 
 Each request signed by a session of the deploy role becomes the checks AWS makes
 for it (action, resource ARN, condition keys; PassRole, tag-on-create, service-linked
@@ -24,10 +26,6 @@ roles, CreateDeployment's reads) and is evaluated against the role's policies
 action left unused but those only a real registry push or pull makes
 (bluegreen.iam.REGISTRY_ONLY_ACTIONS). Terraform state goes to the emulator's S3
 and DynamoDB through the generated S3 backend when the spec has `state:`.
-
-Not covered here: approving a held deployment (ContinueDeployment): the emulator's
-CodeDeploy never holds a deployment in Ready, so that grant is listed in
-NOT_EMULATED with the reason.
 """
 
 from __future__ import annotations
@@ -35,7 +33,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,25 +55,22 @@ from tests.support.template_repo import PROJECT_ROOT
 pytestmark = pytest.mark.terraform
 
 SCRIPT_TIMEOUT = 600  # a safety net against a hung script, not an assertion about speed
-# Granted, but no emulated step can call them; each with the reason.
-NOT_EMULATED = {
-    "codedeploy:ContinueDeployment": "the emulator's CodeDeploy never holds a deployment for approval",
-}
 
 SPEC_DIR = PROJECT_ROOT / "tests" / "specs"
-# The default run: the cheapest stack (no DNS, local state) and the richest (HTTPS, DNS, a
-# canary config, spot, rollback alarms, its own account, S3 state with its lock file). The
-# other specs and environments run with `pytest -m slow` (about 10 minutes each).
+# The default run: the cheapest stack (no DNS, local state) and the richest (HTTPS, DNS, spot,
+# rollback alarms, S3 state with its lock file) in both its environments: staging (a canary
+# config, its own account) and production (a linear config, deployments held for approval).
+# The other specs and environments run with `pytest -m slow` (a few minutes each).
 CASES = [
     pytest.param((SPEC_DIR / "minimal.yaml", "production"), id="minimal-production"),
     pytest.param((SPEC_DIR / "full.yaml", "staging"), id="full-staging"),
+    pytest.param((SPEC_DIR / "full.yaml", "production"), id="full-production"),
     *(
         pytest.param((spec, env), id=f"{spec_id(spec)}-{env}", marks=pytest.mark.slow)
         for spec, env in [
             (SPEC_DIR / "apex-canary.yaml", "dev"),
             (SPEC_DIR / "plain-http.yaml", "production"),
             (PROJECT_ROOT / "examples" / "hello-world" / "service.yaml", "production"),
-            (SPEC_DIR / "full.yaml", "production"),
             (SPEC_DIR / "apex-canary.yaml", "production"),
         ]
     ),
@@ -100,6 +97,38 @@ class Lifecycle:
 
     def client(self, service: str) -> Any:
         return sandbox.client(service, self.emulator.endpoint, self.env.region, self.admin)
+
+    def deploying(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        """execute.sh ARGS, a command that deploys; where the environment waits for an approval,
+        `approve` runs once the deployment waits in Ready, while ARGS still runs."""
+        if not self.env.approval_timeout_minutes:
+            return self.run(*args, **extra)
+        codedeploy = self.client("codedeploy")
+
+        def latest() -> dict[str, Any]:
+            # GetDeploymentGroup: unlike GetDeployment, it does not move the emulated deployment on.
+            try:
+                group = codedeploy.get_deployment_group(
+                    applicationName=self.env.names["codedeploy_app"],
+                    deploymentGroupName=self.env.names["deployment_group"],
+                )["deploymentGroupInfo"]
+            except codedeploy.exceptions.ClientError:  # not created yet: the first deploy's apply
+                return {}
+            return group.get("lastAttemptedDeployment") or {}
+
+        before, approved = latest().get("deploymentId"), False
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(self.run, *args, **extra)
+            deadline = time.monotonic() + SCRIPT_TIMEOUT
+            while not approved and not running.done() and time.monotonic() < deadline:
+                now = latest()
+                if now.get("deploymentId") != before and now.get("status") == "Ready":
+                    approved = "approved deployment" in self.run("approve", self.env.name).stdout
+                time.sleep(0.2)
+            result = running.result()
+        # Every deployment waits for its approval; the first release of a new service has none.
+        assert approved or "the new service already runs" in result.stdout, result.stdout
+        return result
 
 
 def _bootstrap_as_administrator(
@@ -191,30 +220,16 @@ def lifecycle(
         role_arn = _bootstrap_as_administrator(repo, emulator.endpoint, env, admin)
         root = sandbox.environment_root(repo, env.name)
         _override(root, emulator.endpoint, env)
-        script_env = {
-            "PATH": str(execute_sh.tool_dir(work / "bin")),
-            "HOME": str(work),
-            "LANG": "C.UTF-8",
-            "AWS_ENDPOINT_URL": emulator.endpoint,
-            "AWS_DEFAULT_REGION": env.region,
-            "GITLAB_OIDC_TOKEN": "gitlab-id-token",
-            "AWS_ROLE_ARN": role_arn,
-            "CI_PROJECT_ID": "42",
-            "CI_PIPELINE_ID": "7",
-            "IMAGE_TAG": "1111111111111111111111111111111111111111",
-            "TF_IN_AUTOMATION": "1",
-            "CHECKPOINT_DISABLE": "1",
-            "POLL_SECONDS": "1",
-            "DEPLOY_TIMEOUT_MINUTES": "2",
-            "DOCKER_DOUBLE_LOG": str(work / "docker.log"),
-        }
-        mirror = sandbox.find_plugin_dir()
-        if mirror is not None:
-            config = work / "terraform.tfrc"
-            config.write_text(
-                f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
-            )
-            script_env["TF_CLI_CONFIG_FILE"] = str(config)
+        script_env = execute_sh.environment(
+            work,
+            emulator.endpoint,
+            env.region,
+            GITLAB_OIDC_TOKEN="gitlab-id-token",
+            AWS_ROLE_ARN=role_arn,
+            CI_PROJECT_ID="42",
+            CI_PIPELINE_ID="7",
+            IMAGE_TAG="1111111111111111111111111111111111111111",
+        )
         life = Lifecycle(repo, env, model.name, emulator, admin, role_arn, script_env, [])
         _run_lifecycle(life, spec, work)
         yield life, record
@@ -223,7 +238,7 @@ def lifecycle(
 def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     env = life.env
     life.run("dockerize", env.name)
-    life.run("deploy", env.name)
+    life.deploying("deploy", env.name)
     life.run("plan", env.name)
     # A spec change, rendered again and deployed: an in-place update, then a second release.
     rerendered = render_new(_changed_spec(spec, env, work), work / "rerendered")
@@ -231,12 +246,12 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     shutil.copytree(rerendered / terraform_dir, life.repo / terraform_dir, dirs_exist_ok=True)
     second = "2222222222222222222222222222222222222222"
     life.run("dockerize", env.name, IMAGE_TAG=second)
-    life.run("deploy", env.name, IMAGE_TAG=second)
+    life.deploying("deploy", env.name, IMAGE_TAG=second)
     # A third release: the first deploy of a new service runs without CodeDeploy, so a
     # rollback by redeploy needs two CodeDeploy deployments that succeeded.
     third = "3333333333333333333333333333333333333333"
     life.run("dockerize", env.name, IMAGE_TAG=third)
-    life.run("deploy", env.name, IMAGE_TAG=third)
+    life.deploying("deploy", env.name, IMAGE_TAG=third)
     life.run("status", env.name)
     # A deployment still running (created by the administrator), stopped by rollback.
     codedeploy = life.client("codedeploy")
@@ -268,7 +283,7 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     )["deploymentId"]
     stopped = life.run("rollback", env.name)
     assert f"stopped deployment {running}" in stopped.stdout
-    redeployed = life.run("rollback", env.name)
+    redeployed = life.deploying("rollback", env.name)
     assert "rolling back from" in redeployed.stdout and "runs" in redeployed.stdout
     life.run("destroy", env.name, CONFIRM_DESTROY=env.name)
 
@@ -311,5 +326,5 @@ def test_no_granted_action_goes_unused(lifecycle):
     decisions, _ = _evaluated(life, record)
     used = {check.action for check, _ in decisions}
     granted = set(evaluator.matching_actions(iam.deployer_policies(life.service, life.env)))
-    unused = granted - used - set(iam.REGISTRY_ONLY_ACTIONS) - set(NOT_EMULATED)
+    unused = granted - used - set(iam.REGISTRY_ONLY_ACTIONS)
     assert unused == set(), sorted(unused)

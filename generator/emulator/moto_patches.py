@@ -14,10 +14,11 @@ into while creating, reading back, changing or deleting the generated resources
 behaviour in the shape of the real AWS API, nothing else; the docstring of each
 says what moto gets wrong and what would fail without it. tests/test_terraform_apply.py
 (apply, plans with no changes, an in-place change, destroy) and the plan of
-tests/specs/plain-http.yaml (explicit vpc_id) fail without them. Three more
+tests/specs/plain-http.yaml (explicit vpc_id) fail without them. Four more
 (codedeploy_ecs_deployments_run, codedeploy_stop_deployment,
-codedeploy_last_deployments) let the generated deploy/execute.sh run a CodeDeploy
-deployment to its end, which moto never does, and ecr_image_digest names an
+codedeploy_continue_deployment, codedeploy_last_deployments) let the generated
+deploy/execute.sh run a CodeDeploy deployment to its end, approval included,
+which moto never does, and ecr_image_digest names an
 image by its manifest as registries do (deploy/execute.sh deploys and promotes
 by digest): tests/test_deploy_e2e.py needs them. Patches that add
 a missing operation step aside when moto has it (`_add`), so an upgrade never
@@ -318,36 +319,22 @@ def _target_service(account: str, region: str, deployment: Any) -> dict[str, Any
     return properties
 
 
-def _shift_traffic(account: str, region: str, deployment: Any, properties: dict[str, Any]) -> None:
-    """What a finished ECS blue/green deployment leaves: the service's one task set, PRIMARY,
-    runs the AppSpec's task definition behind the idle target group of the group's pair
-    with the AppSpec's network configuration, capacity provider strategy and platform
-    version, and the listeners forward there.
-
-    CodeDeploy creates the replacement task set from the AppSpec ("AppSpec 'resources'
-    section for Amazon ECS deployments", CodeDeploy User Guide): its AppSpec names
-    translate to the CreateTaskSet fields as below.
-    """
-    task_definition = properties["TaskDefinition"]
+def _network_configuration(properties: dict[str, Any]) -> dict[str, Any] | None:
     awsvpc = (properties.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration")
-    network_configuration = None
-    if awsvpc:
-        network_configuration = {
-            "awsvpcConfiguration": {
-                "subnets": list(awsvpc.get("Subnets", [])),
-                "securityGroups": list(awsvpc.get("SecurityGroups", [])),
-                "assignPublicIp": awsvpc.get("AssignPublicIp", "DISABLED"),
-            }
+    if not awsvpc:
+        return None
+    return {
+        "awsvpcConfiguration": {
+            "subnets": list(awsvpc.get("Subnets", [])),
+            "securityGroups": list(awsvpc.get("SecurityGroups", [])),
+            "assignPublicIp": awsvpc.get("AssignPublicIp", "DISABLED"),
         }
-    capacity_providers = [
-        {
-            "capacityProvider": item["CapacityProvider"],
-            "base": item.get("Base", 0),
-            "weight": item.get("Weight", 0),
-        }
-        for item in properties.get("CapacityProviderStrategy") or []
-    ]
-    from moto.ecs.models import ecs_backends
+    }
+
+
+def _listeners(account: str, region: str, deployment: Any) -> tuple[Any, list[str], list[str], str, str]:
+    """The load balancer backend, the production and test listener ARNs, and the pair's live
+    (what production traffic reaches now) and replacement target group ARNs."""
     from moto.elbv2.models import elbv2_backends
 
     group = deployment.deployment_group
@@ -362,20 +349,49 @@ def _shift_traffic(account: str, region: str, deployment: Any, properties: dict[
     )
     arns = {tg.name: tg.arn for tg in elb.target_groups.values()}
     replacement = next(arns[t["name"]] for t in pair["targetGroups"] if arns[t["name"]] != live)
-    for arn in [*prod, *test]:
+    return elb, prod, test, live, replacement
+
+
+def _forward(elb: Any, listeners: list[str], target_group: str) -> None:
+    for arn in listeners:
         elb.modify_listener(
-            arn, certificates=[], actions=[{"Type": "forward", "TargetGroupArn": replacement}]
+            arn, certificates=[], actions=[{"Type": "forward", "TargetGroupArn": target_group}]
         )
+
+
+def _install(account: str, region: str, deployment: Any, properties: dict[str, Any]) -> None:
+    """Install and AllowTestTraffic: a replacement task set per service of the group runs the
+    AppSpec's task definition behind the pair's idle target group, with the AppSpec's network
+    configuration, capacity provider strategy and platform version; the test listener
+    forwards there, production traffic stays where it is.
+
+    CodeDeploy creates the replacement task set from the AppSpec ("AppSpec 'resources'
+    section for Amazon ECS deployments", CodeDeploy User Guide): its AppSpec names
+    translate to the CreateTaskSet fields as below.
+    """
+    from moto.ecs.models import ecs_backends
+
+    capacity_providers = [
+        {
+            "capacityProvider": item["CapacityProvider"],
+            "base": item.get("Base", 0),
+            "weight": item.get("Weight", 0),
+        }
+        for item in properties.get("CapacityProviderStrategy") or []
+    ]
+    elb, _, test, _, replacement = _listeners(account, region, deployment)
+    _forward(elb, test, replacement)
     ecs = ecs_backends[account][region]
-    for ref in group.ecs_services:
+    task_sets = []
+    for ref in deployment.deployment_group.ecs_services:
         (service,), _ = ecs.describe_services(ref["clusterName"], [ref["serviceName"]])
         load_balancers = [{**lb, "targetGroupArn": replacement} for lb in service.load_balancers]
         task_set = ecs.create_task_set(
             service.arn,
             ref["clusterName"],
-            task_definition,
+            properties["TaskDefinition"],
             external_id=deployment.deployment_id,
-            network_configuration=network_configuration,
+            network_configuration=_network_configuration(properties),
             load_balancers=load_balancers,
             launch_type=None if capacity_providers else "FARGATE",
             capacity_provider_strategy=capacity_providers,
@@ -383,21 +399,69 @@ def _shift_traffic(account: str, region: str, deployment: Any, properties: dict[
         )
         if capacity_providers:
             task_set.launch_type = None  # moto's default, EC2, is for a task set with neither
+        task_sets.append((service, task_set))
+    deployment.__dict__["bluegreen_installed"] = {"target_group": replacement, "task_sets": task_sets}
+
+
+def _allow_traffic(account: str, region: str, deployment: Any) -> None:
+    """AllowTraffic and the end of the deployment: the production (and test) listeners forward
+    to the replacement target group; each replacement task set becomes the service's one
+    task set, PRIMARY (the original is terminated once the deployment is over)."""
+    from moto.ecs.models import ecs_backends
+
+    installed = deployment.__dict__["bluegreen_installed"]
+    elb, prod, test, _, _ = _listeners(account, region, deployment)
+    _forward(elb, [*prod, *test], installed["target_group"])
+    ecs = ecs_backends[account][region]
+    for service, task_set in installed["task_sets"]:
         ecs.update_service_primary_task_set(service.cluster_arn, service.arn, task_set.task_set_arn)
-        # The original task set is terminated once the deployment is over.
         for old in [t for t in service.task_sets if t is not task_set]:
             service.task_sets.remove(old)
 
 
+def _uninstall(account: str, region: str, deployment: Any) -> None:
+    """A deployment stopped after Install: its replacement task sets are deleted and the test
+    listener forwards to the original target group again, as production traffic never left it."""
+    installed = deployment.__dict__.pop("bluegreen_installed", None)
+    if installed is None:
+        return
+    elb, _, test, live, _ = _listeners(account, region, deployment)
+    _forward(elb, test, live)
+    for service, task_set in installed["task_sets"]:
+        if task_set in service.task_sets:
+            service.task_sets.remove(task_set)
+
+
+def _ready_option(deployment: Any) -> dict[str, Any]:
+    config = deployment.deployment_group.blue_green_deployment_configuration or {}
+    return config.get("deploymentReadyOption") or {}
+
+
+def _holds_for_approval(deployment: Any) -> bool:
+    """Whether green waits for ContinueDeployment before production traffic moves: the group's
+    deploymentReadyOption is STOP_DEPLOYMENT ("the deployment is stopped if traffic is not
+    rerouted manually within waitTimeInMinutes"; DeploymentReadyOption, CodeDeploy API
+    Reference). CONTINUE_DEPLOYMENT reroutes at once."""
+    return _ready_option(deployment).get("actionOnTimeout") == "STOP_DEPLOYMENT"
+
+
+def _stop(account: str, region: str, deployment: Any, error: tuple[str, str], rollback: bool) -> None:
+    _uninstall(account, region, deployment)
+    _end_deployment(deployment, "Stopped", error, rollback)
+
+
 def _advance_deployment(account: str, region: str, deployment: Any) -> None:
-    """One step of an ECS deployment: Created -> InProgress -> Stopped, Failed or Succeeded."""
+    """One step of an ECS deployment: Created -> InProgress -> [Ready -> InProgress] ->
+    Stopped, Failed or Succeeded."""
+    from datetime import timedelta
+
     from moto.core.utils import utcnow
 
     if deployment.status == "Created":
         deployment.status = "InProgress"
         deployment.start_time = utcnow()
         return
-    if deployment.status != "InProgress":
+    if deployment.status not in ("InProgress", "Ready"):
         return
     alarms = _active_alarms(account, region, deployment)
     if alarms:
@@ -406,14 +470,32 @@ def _advance_deployment(account: str, region: str, deployment: Any) -> None:
             f"selected, and the affected deployments have been stopped. Activated alarms: {', '.join(alarms)}"
         )
         rollback = _rolls_back(deployment, "DEPLOYMENT_STOP_ON_ALARM")
-        _end_deployment(deployment, "Stopped", ("ALARM_ACTIVE", message), rollback)
+        _stop(account, region, deployment, ("ALARM_ACTIVE", message), rollback)
         return
-    properties = _target_service(account, region, deployment)
-    if isinstance(properties, str):
-        rollback = _rolls_back(deployment, "DEPLOYMENT_FAILURE")
-        _end_deployment(deployment, "Failed", ("INVALID_REVISION", properties), rollback)
+    if deployment.status == "Ready":
+        wait = timedelta(minutes=int(_ready_option(deployment).get("waitTimeInMinutes") or 0))
+        if utcnow() - deployment.__dict__["bluegreen_ready_since"] >= wait:
+            message = "The deployment timed out while waiting for traffic to be rerouted manually."
+            _stop(
+                account,
+                region,
+                deployment,
+                ("TIMEOUT", message),
+                _rolls_back(deployment, "DEPLOYMENT_FAILURE"),
+            )
         return
-    _shift_traffic(account, region, deployment, properties)
+    if "bluegreen_installed" not in deployment.__dict__:
+        properties = _target_service(account, region, deployment)
+        if isinstance(properties, str):
+            rollback = _rolls_back(deployment, "DEPLOYMENT_FAILURE")
+            _end_deployment(deployment, "Failed", ("INVALID_REVISION", properties), rollback)
+            return
+        _install(account, region, deployment, properties)
+        if _holds_for_approval(deployment):
+            deployment.status = "Ready"
+            deployment.__dict__["bluegreen_ready_since"] = utcnow()
+            return
+    _allow_traffic(account, region, deployment)
     _end_deployment(deployment, "Succeeded", None, rollback=False)
     deployment.deployment_group.__dict__["bluegreen_last_successful"] = deployment
 
@@ -425,23 +507,30 @@ def codedeploy_ecs_deployments_run() -> None:
     moto records a deployment, revision included (so its AppSpec content reads back
     with GetDeployment), and leaves it "Created" for ever: deploy/execute.sh waits
     for its deployment to end and would wait until its timeout. With the patch each
-    GetDeployment of an ECS deployment moves it one step, doing in two polls what
+    GetDeployment of an ECS deployment moves it one step, doing in a few polls what
     CodeDeploy does in minutes (_advance_deployment):
     - Created -> InProgress;
     - then Stopped (ALARM_ACTIVE) when an alarm of the group's enabled alarm
-      configuration is in ALARM (SetAlarmState: the release's 5xx alarm firing);
+      configuration is in ALARM (SetAlarmState: the release's 5xx alarm firing),
+      also while green waits for approval;
     - or Failed (INVALID_REVISION) when the AppSpec's task definition does not
       exist or lacks the AppSpec's container and port, as CodeDeploy checks;
     - or Failed (INVALID_REVISION) when that task definition is INACTIVE;
-    - or Succeeded, leaving what a finished blue/green deployment leaves: the ECS
-      service runs the AppSpec's task definition behind the other target group of
-      the pair, in one PRIMARY task set with the AppSpec's network configuration,
-      capacity provider strategy and platform version (DescribeTaskSets), and the
-      production and test listeners forward to that group.
-    A stop or failure is rolled back (rollbackInfo) when the group's
-    autoRollbackConfiguration names the event. Traffic moves only when a deployment
-    succeeds, so a rollback leaves it where it was; unlike CodeDeploy, no separate
-    rollback deployment is created.
+    - else green is installed: a replacement task set per service with the AppSpec's
+      task definition, network configuration, capacity provider strategy and platform
+      version (DescribeTaskSets) behind the other target group of the pair, which the
+      test listener now forwards to;
+    - in a group whose deploymentReadyOption is STOP_DEPLOYMENT, the deployment then
+      waits in Ready, production traffic on blue, until ContinueDeployment
+      (codedeploy_continue_deployment) or StopDeployment, and is Stopped (TIMEOUT)
+      once waitTimeInMinutes have passed since it became Ready;
+    - then Succeeded: the production listener forwards to green too, and each
+      replacement task set is its service's one task set, PRIMARY.
+    A deployment stopped after Install loses its replacement task sets and the test
+    listener forwards to blue again. A stop or failure is rolled back (rollbackInfo)
+    when the group's autoRollbackConfiguration names the event. Production traffic
+    moves only when a deployment succeeds, so a rollback leaves it where it was;
+    unlike CodeDeploy, no separate rollback deployment is created.
     """
     from moto.codedeploy import responses
     from moto.codedeploy.responses import CodeDeployResponse
@@ -490,10 +579,51 @@ def codedeploy_stop_deployment() -> None:
                 )
             rollback = bool(self._get_param("autoRollbackEnabled"))
             error = ("MANUAL_STOP", "The deployment was stopped by the user.")
-            _end_deployment(deployment, "Stopped", error, rollback)
+            _stop(self.current_account, self.region, deployment, error, rollback)
         return _json({"status": "Succeeded", "statusMessage": "The deployment is stopped."})
 
     _add(CodeDeployResponse, "stop_deployment", stop_deployment)
+
+
+@patch
+def codedeploy_continue_deployment() -> None:
+    """ContinueDeployment: a deployment waiting in Ready moves production traffic to green.
+
+    moto has no ContinueDeployment, and never held a deployment for approval, so the
+    approval step of a group with a wait (`deploy/execute.sh approve`) could not run.
+    As in CodeDeploy (ContinueDeployment, CodeDeploy API Reference): READY_WAIT (the
+    default) continues a deployment whose status is Ready; one still on its way there
+    answers DeploymentIsNotInReadyStateException, one that has ended
+    DeploymentAlreadyCompletedException. TERMINATION_WAIT ends the wait for blue's
+    termination, which the emulator does not model: a deployment is over once traffic
+    moved, so that answers DeploymentAlreadyCompletedException for a finished one.
+    """
+    from moto.codedeploy.responses import CodeDeployResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def continue_deployment(self: CodeDeployResponse) -> str:
+        deployment = self.codedeploy_backend.get_deployment(self._get_param("deploymentId"))
+        wait_type = self._get_param("deploymentWaitType") or "READY_WAIT"
+        if wait_type not in ("READY_WAIT", "TERMINATION_WAIT"):
+            raise JsonRESTError(
+                "InvalidDeploymentWaitTypeException", f"The wait type {wait_type} is invalid."
+            )
+        with _deployment_lock:
+            if deployment.status not in _ACTIVE_DEPLOYMENT:
+                raise JsonRESTError(
+                    "DeploymentAlreadyCompletedException",
+                    f"The deployment {deployment.deployment_id} has already completed.",
+                )
+            if wait_type == "TERMINATION_WAIT" or deployment.status != "Ready":
+                raise JsonRESTError(
+                    "DeploymentIsNotInReadyStateException",
+                    f"The deployment {deployment.deployment_id} does not have a status of Ready "
+                    "and can't continue yet.",
+                )
+            deployment.status = "InProgress"
+        return "{}"
+
+    _add(CodeDeployResponse, "continue_deployment", continue_deployment)
 
 
 @patch
@@ -576,6 +706,10 @@ def _lifecycle_events(deployment: Any) -> list[dict[str, Any]]:
         runs = name in _ECS_ACTIONS or name in hooks
         if status in {"Created", "Queued"}:
             state = "Pending"
+        elif status == "Ready":
+            # Green installed and on the test listener; production traffic waits.
+            done = _ECS_EVENTS.index(name) <= _ECS_EVENTS.index("AfterAllowTestTraffic")
+            state = ("Succeeded" if done else "Pending") if runs else "Skipped"
         elif status == "InProgress":
             state = "InProgress" if name == "Install" else ("Pending" if runs else "Skipped")
             if _ECS_EVENTS.index(name) < _ECS_EVENTS.index("Install"):

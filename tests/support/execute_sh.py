@@ -40,6 +40,33 @@ def tool_dir(directory: Path, leave_out: str | None = None) -> Path:
     return directory
 
 
+def environment(work: Path, endpoint: str, region: str, **extra: str) -> dict[str, str]:
+    """The variables of a run against the emulator at `endpoint`: the PATH of tool_dir, a HOME of
+    its own (no ~/.aws of the machine's user), terraform offline from the machine's provider
+    mirror when there is one (else init downloads, as on a laptop), one-second polls, the
+    docker double's log in `work`; `extra` adds or overrides variables."""
+    env = {
+        "PATH": str(tool_dir(work / "bin")),
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": region,
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "POLL_SECONDS": "1",
+        "DEPLOY_TIMEOUT_MINUTES": "2",
+        "DOCKER_DOUBLE_LOG": str(work / "docker.log"),
+    }
+    mirror = sandbox.find_plugin_dir()
+    if mirror is not None:
+        config = work / "terraform.tfrc"
+        config.write_text(
+            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
+        )
+        env["TF_CLI_CONFIG_FILE"] = str(config)
+    return {**env, **extra}
+
+
 def run(repo: Path, env: Mapping[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     """deploy/execute.sh ARGS in its own process group: past `timeout` (a safety net against a hung
     script, not an assertion about speed) terraform and aws are killed with it."""
