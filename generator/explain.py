@@ -93,7 +93,7 @@ def deployment_timeline(env: Environment) -> Timeline:
         add(
             0,
             0,
-            f"approval: try green on :{env.test_listener_port}, then continue "
+            f"approval: try green on :{env.test_listener_port}, then approve:{env.name} "
             f"(up to {env.approval_timeout_minutes} min, or the deployment stops)",
             env.approval_timeout_minutes * 60,
         )
@@ -431,8 +431,9 @@ def _approval(env: Environment) -> str:
     if not env.approval_timeout_minutes:
         return "none: production traffic moves as soon as green is healthy"
     return (
-        f"wait up to {env.approval_timeout_minutes} min for a manual continue after testing green on "
-        f":{env.test_listener_port}; without one the deployment stops and blue keeps the traffic"
+        f"wait up to {env.approval_timeout_minutes} min for approve:{env.name} (deploy/execute.sh approve "
+        f"{env.name}) after testing green on :{env.test_listener_port}; without it the deployment "
+        "stops and blue keeps the traffic"
     )
 
 

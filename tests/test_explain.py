@@ -224,7 +224,7 @@ def test_cli_explains_the_full_spec(capsys):
     for line in [
         "  Task count       2..10",
         "  Traffic shift    linear: 20% more every 2 min, 5 steps (deployment config",
-        "     1:20 <=30:00     0%  approval: try green on :8443, then continue (up to 30",
+        "     1:20 <=30:00     0%  approval: try green on :8443, then approve:production",
         "     9:20    0:00   100%  linear step 5/5: 100% of production traffic on green",
         "54 min 40 s when the approval comes at its deadline",
         "(1 on-demand + 9 Spot at -70%)",
