@@ -66,7 +66,7 @@ def main() -> int:
                     sandbox.seed_environment(emulator.endpoint, env)
                     seeds.append(time.perf_counter() - started)
                     started = time.perf_counter()
-                    root = sandbox.prepare_environment(repo, env.name, emulator.endpoint)
+                    root = sandbox.prepare_environment(repo, env, emulator.endpoint)
                     inits.append(time.perf_counter() - started)
                     started = time.perf_counter()
                     sandbox.terraform(root, "plan", "-input=false", "-lock=false", "-out=bench.tfplan")

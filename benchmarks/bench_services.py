@@ -102,7 +102,7 @@ def plan_seconds(emulator: sandbox.Emulator, repo: Path, env: sandbox.Environmen
     reset = urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset, timeout=30).close()
     sandbox.seed_environment(emulator.endpoint, env)
-    root = sandbox.prepare_environment(repo, env.name, emulator.endpoint)
+    root = sandbox.prepare_environment(repo, env, emulator.endpoint)
     started = time.perf_counter()
     sandbox.terraform(root, "plan", "-input=false", "-lock=false", "-refresh=true")
     return time.perf_counter() - started

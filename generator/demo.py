@@ -55,7 +55,7 @@ def run_demo(spec_path: str | Path, workdir: str | Path, *, out: Any = None) -> 
             started = time.monotonic()
             try:
                 seed_environment(emulator.endpoint, env)
-                plan = plan_environment(repo, env.name, emulator.endpoint)
+                plan = plan_environment(repo, env, emulator.endpoint)
             except SandboxError as error:
                 print(f"environment {env.name}: plan failed:\n{error}", file=out)
                 failures += 1
@@ -235,7 +235,7 @@ def _deploy_everywhere(
     for env in model.environments:
         started = time.monotonic()
         seed_environment(endpoint, env)
-        root = prepare_environment(repo, env.name, endpoint)
+        root = prepare_environment(repo, env, endpoint)
         if _applied(root):
             terraform(root, "apply", "-auto-approve", "-input=false", "-lock=false", "-target=module.ecr")
         else:

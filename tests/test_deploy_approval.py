@@ -128,7 +128,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, terraform_toolchain: str) ->
     (env,) = validate_file(spec).environments
     with sandbox.Emulator(patched=True) as emulator:
         sandbox.seed_environment(emulator.endpoint, env)
-        sandbox.prepare_environment(repo, ENV, emulator.endpoint)
+        sandbox.prepare_environment(repo, env, emulator.endpoint)
         credentials = sandbox.credentials_for_account(emulator.endpoint, None)
         script_env = execute_sh.environment(
             work,

@@ -273,7 +273,7 @@ def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactor
     model = validate_file(repo / "service.yaml")
     for env in model.environments:
         sandbox.seed_environment(moto_server.endpoint, env)
-        sandbox.prepare_environment(repo, env.name, moto_server.endpoint)
+        sandbox.prepare_environment(repo, env, moto_server.endpoint)
 
     credentials = sandbox.credentials_for_account(moto_server.endpoint, None)
     script_env = {

@@ -134,13 +134,6 @@ def test_pipeline_structure(spec):
             assert promote["stage"] == "deploy" and promote["resource_group"] == env.name
         manual = [rule for rule in deploy.get("rules", []) if rule.get("when") == "manual"]
         assert bool(manual) == (len(names) > 1 and index == len(names) - 1), "promotion to the last is manual"
-        if env.approval_timeout_minutes:
-            approve = jobs[f"approve:{env.name}"]
-            assert approve["script"] == [f"./deploy/execute.sh approve {env.name}"]
-            assert approve["rules"][0]["when"] == "manual" and approve["allow_failure"] is True
-            # Runnable while deploy:ENV waits: not in its resource group, not after it.
-            assert "resource_group" not in approve and f"deploy:{env.name}" not in approve["needs"]
-            assert approve["environment"] == {"name": env.name, "action": "access"}
         if model.destroy == "manual":
             destroy = jobs[f"destroy:{env.name}"]
             assert destroy["rules"][0]["when"] == "manual"
@@ -163,6 +156,22 @@ def test_pipeline_structure(spec):
         variables = job.get("variables", {}) if isinstance(job, dict) else {}
         secret = [name for name in variables if any(w in name for w in ("SECRET", "PASSWORD", "ACCESS_KEY"))]
         assert not secret, f"no credentials in the file: {secret}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_an_environment_that_waits_for_approval_has_an_approve_job(spec):
+    model = validate_file(spec)
+    pipeline = yaml.load((rendered(spec) / ".gitlab-ci.yml").read_text(), Loader=ReferenceLoader)
+    for env in model.environments:
+        approve = pipeline.get(f"approve:{env.name}")
+        assert (approve is not None) == bool(env.approval_timeout_minutes)
+        if approve is None:
+            continue
+        assert approve["script"] == [f"./deploy/execute.sh approve {env.name}"]
+        assert approve["rules"][0]["when"] == "manual" and approve["allow_failure"] is True
+        # Runnable while deploy:ENV waits: not in its resource group, not after it.
+        assert "resource_group" not in approve and f"deploy:{env.name}" not in approve["needs"]
+        assert approve["environment"] == {"name": env.name, "action": "access"}
 
 
 def test_dockerfile_per_runtime():

@@ -146,7 +146,7 @@ def test_apply_then_plans_show_no_changes_then_destroy(emulator, working_copy, t
     env = _environment()
     repo = working_copy(SPEC)
     sandbox.seed_environment(emulator.endpoint, env)
-    root = sandbox.prepare_environment(repo, env.name, emulator.endpoint)
+    root = sandbox.prepare_environment(repo, env, emulator.endpoint)
 
     sandbox.terraform(root, "plan", "-out=apply.tfplan", *LOCK, timeout=TIMEOUT)
     planned = json.loads(sandbox.terraform(root, "show", "-json", "apply.tfplan").stdout)

@@ -116,8 +116,9 @@ def plan_for(emulator: sandbox.Emulator, working_copy):
         key = (str(spec), env_name)
         if key not in _plans:
             repo = working_copy(spec)
-            sandbox.seed_environment(emulator.endpoint, model_environment(spec, env_name))
-            _plans[key] = Plan(sandbox.plan_environment(repo, env_name, emulator.endpoint))
+            env = model_environment(spec, env_name)
+            sandbox.seed_environment(emulator.endpoint, env)
+            _plans[key] = Plan(sandbox.plan_environment(repo, env, emulator.endpoint))
         return _plans[key]
 
     return get

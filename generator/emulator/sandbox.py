@@ -861,39 +861,27 @@ def environment_root(repo_dir: str | Path, env_name: str) -> Path:
     return Path(repo_dir) / "deploy" / "terraform" / "environments" / env_name
 
 
-def prepare_environment(repo_dir: str | Path, env_name: str, endpoint: str) -> Path:
+def prepare_environment(repo_dir: str | Path, env: Environment, endpoint: str) -> Path:
     """Write the override for one environment of a rendered repo and `terraform init` it."""
-    from ..validate import validate_file
-
-    model = validate_file(Path(repo_dir) / "service.yaml")
-    env = _model_environment(model, env_name)
-    root = environment_root(repo_dir, env_name)
+    root = environment_root(repo_dir, env.name)
     if not root.is_dir():
-        raise SandboxError(f"{repo_dir}: no Terraform root for environment {env_name!r} at {root}")
+        raise SandboxError(f"{repo_dir}: no Terraform root for environment {env.name!r} at {root}")
     credentials = credentials_for_account(endpoint, env.account_id)
     write_provider_override(root, endpoint, env.region, credentials=credentials)
     terraform(root, "init", "-reconfigure")
     return root
 
 
-def plan_environment(repo_dir: str | Path, env_name: str, endpoint: str) -> dict[str, Any]:
+def plan_environment(repo_dir: str | Path, env: Environment, endpoint: str) -> dict[str, Any]:
     """init + plan -out + `terraform show -json`: the plan JSON of one environment.
 
     The emulator must already be seeded (seed_environment); the override file is
     written here.
     """
-    root = prepare_environment(repo_dir, env_name, endpoint)
+    root = prepare_environment(repo_dir, env, endpoint)
     terraform(root, "plan", "-input=false", "-lock=false", "-out=emulator.tfplan")
     shown = terraform(root, "show", "-json", "emulator.tfplan")
     return json.loads(shown.stdout)
-
-
-def _model_environment(model: ServiceModel, env_name: str) -> Environment:
-    for env in model.environments:
-        if env.name == env_name:
-            return env
-    names = ", ".join(env.name for env in model.environments)
-    raise SandboxError(f"service {model.name} has no environment {env_name!r} (it has {names})")
 
 
 def planned_changes(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
