@@ -9,6 +9,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,20 +90,27 @@ def run_update(repo: Path, source: str, **options: object) -> None:
         copier.run_update(repo, defaults=True, unsafe=True, quiet=True, overwrite=True, **options)
 
 
+# tempfile's folder, sys.stderr and the warning filters are the process's: while one thread
+# changes them for Copier (private_tempdir, _quiet), another waits, so a library user may
+# render from several threads.
+_PROCESS_WIDE = threading.RLock()
+
+
 @contextlib.contextmanager
 def private_tempdir() -> Iterator[Path]:
     """A temp folder of bluegreen's own for Copier's clones and scratch copies, removed
     afterwards whatever happened. Copier removes its clones itself, but a cleanup cut
     short (a signal while a git process still writes into a clone) would leave one in the
     user's temp folder."""
-    scratch = Path(tempfile.mkdtemp(prefix="bluegreen-copier."))
-    previous = tempfile.tempdir
-    tempfile.tempdir = str(scratch)
-    try:
-        yield scratch
-    finally:
-        tempfile.tempdir = previous
-        shutil.rmtree(scratch, ignore_errors=True)
+    with _PROCESS_WIDE:
+        scratch = Path(tempfile.mkdtemp(prefix="bluegreen-copier."))
+        previous = tempfile.tempdir
+        tempfile.tempdir = str(scratch)
+        try:
+            yield scratch
+        finally:
+            tempfile.tempdir = previous
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -110,7 +118,7 @@ def _quiet() -> Iterator[None]:
     """Copier's warnings about the template checkout (no tags yet: HEAD is used; a dirty
     checkout: its changes are included) are for template authors; bluegreen's own output
     stays one line per result or problem. Copier's failures arrive as exceptions."""
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+    with _PROCESS_WIDE, warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore", UserWarning)
         yield
 

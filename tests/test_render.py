@@ -144,3 +144,24 @@ def test_failed_render_leaves_nothing(tmp_path, capsys):
 def test_schema_command_prints_the_schema(capsys):
     assert main(["schema"]) == 0
     assert yaml.safe_load(capsys.readouterr().out) == service_schema()
+
+
+def test_renders_from_several_threads_leave_the_process_as_they_found_it(tmp_path: Path):
+    """Copier runs with process-wide settings changed (tempfile's folder, stderr, warning filters).
+    Renders in threads at once must each get their own scratch folder, all succeed, and leave
+    tempfile's folder as it was: without the lock one thread restores another's scratch folder
+    (deleted by then) as the process's temp folder."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bluegreen.render import render_new
+
+    spec = PROJECT_ROOT / "tests" / "specs" / "minimal.yaml"
+    before = tempfile.tempdir
+    with ThreadPoolExecutor(4) as pool:
+        repos = list(pool.map(lambda n: render_new(spec, tmp_path / f"repo-{n}"), range(4)))
+    assert tempfile.tempdir == before
+    assert tempfile.gettempdir() and Path(tempfile.mkdtemp(dir=None)).is_dir()
+    # (The answers file records the template's commit, a fresh one per render of a dirty checkout.)
+    trees = [{k: v for k, v in tree(repo).items() if k != ".copier-answers.yml"} for repo in repos]
+    assert all(t == trees[0] for t in trees), "the same spec renders the same repository in every thread"
