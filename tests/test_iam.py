@@ -374,3 +374,59 @@ def test_modules_attach_no_managed_policy_and_every_inline_policy_is_a_checked_d
         assert len(policies) == text.count('resource "aws_iam_role_policy"'), path
         for policy in policies:
             assert re.search(r"^  policy = data\.aws_iam_policy_document\.\w+\.json$", policy, re.MULTILINE)
+
+
+def test_evaluator_cross_account_needs_the_identity_and_the_resource_policy():
+    """IAM User Guide, "Cross-account policy evaluation logic": from another account, the
+    identity policy and the resource's policy must both allow; in its account either may."""
+    role = evaluator.Principal("arn:aws:iam::111111111111:role/deployer", "111111111111")
+    key = "arn:aws:s3:::bucket/services/a/production/terraform.tfstate"
+    identity = {"Statement": [{"Sid": "Own", "Effect": "Allow", "Action": "s3:GetObject", "Resource": key}]}
+    bucket = {
+        "Statement": [
+            {
+                "Sid": "DenyRequestsWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::bucket", "arn:aws:s3:::bucket/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "Theirs",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                "Action": "s3:GetObject",
+                "Resource": key,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": role.arn}},
+            },
+        ]
+    }
+    tls = {"aws:SecureTransport": ["true"]}
+
+    def decide(policies, resource_policy, account, context=tls, principal=role):
+        return evaluator.evaluate(
+            policies,
+            "s3:GetObject",
+            key,
+            context,
+            resource_policy=resource_policy,
+            principal=principal,
+            resource_account=account,
+        )
+
+    no_grant = {"Statement": [bucket["Statement"][0]]}
+    # Another account's bucket: the identity policy alone is not enough, nor the bucket's alone.
+    only_identity = decide([identity], no_grant, "222222222222")
+    assert not only_identity.allowed and "resource policy must allow it too" in only_identity.reason
+    assert not decide([], bucket, "222222222222").allowed
+    both = decide([identity], bucket, "222222222222")
+    assert both.allowed and both.sids == ("Own", "Theirs")
+    # Another role of the same account is not the one aws:PrincipalArn names.
+    other = evaluator.Principal("arn:aws:iam::111111111111:role/other", "111111111111")
+    assert not decide([identity], bucket, "222222222222", principal=other).allowed
+    # Without TLS the bucket's Deny wins over both allows.
+    plain = decide([identity], bucket, "222222222222", context={"aws:SecureTransport": ["false"]})
+    assert not plain.allowed and plain.explicit and "DenyRequestsWithoutTls" in plain.reason
+    # The bucket's own account: the identity policy suffices.
+    assert decide([identity], no_grant, "111111111111").allowed
