@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from bluegreen import iam
 from bluegreen.emulator import evaluator, recorder
 from bluegreen.validate import validate_file
@@ -277,11 +278,88 @@ def test_policy_command_prints_the_documents_of_an_environment(tmp_path):
     result = run("--env", "production")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == iam.deployer_policies(model.name, model.environments[1])
+    # Its state is in staging's account: the note says whose bootstrap grants it there.
+    assert result.stderr.startswith(
+        "note: production: the state bucket my-terraform-state is in account 210987654321"
+    )
+    staging = run("--env", "staging")
+    assert (
+        staging.returncode == 0
+        and "grants the deploy role of production (account 123456789012)" in staging.stderr
+    )
     several = run()
     assert several.returncode == 2 and several.stdout == ""
     assert several.stderr.strip().endswith("which environment? --env one of: staging, production")
     unknown = run("--env", "qa")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+
+
+def _full_spec(tmp_path, staging_account, production_account):
+    """full.yaml with its environments' accounts (None: not pinned), and the role names of CI kept."""
+    data = yaml.safe_load(SPECS[1].read_text())
+    data["aws"].pop("account_id")
+    data["ci"].pop("role_arn")
+    data["environments"]["staging"].pop("ci")
+    data["environments"]["staging"]["aws"] = {"account_id": staging_account} if staging_account else {}
+    data["environments"]["production"] = (
+        {"aws": {"account_id": production_account}} if production_account else {}
+    )
+    path = tmp_path / "service.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return validate_file(path)
+
+
+def test_the_state_bucket_policy_grants_other_accounts_their_state_grants_only():
+    model = validate_file(SPECS[1])  # full.yaml: staging (210987654321) creates the bucket production shares
+    staging, production = model.environments
+    granted = iam.state_bucket_statements(model, staging)
+    own = [
+        s
+        for s in iam.deployer_policy(model.name, production)["Statement"]
+        if s["Sid"].startswith("TerraformState")
+    ]
+    assert len(granted) == len(own) == 3
+    role = "arn:aws:iam::123456789012:role/gitlab-deployer"
+    for bucket_statement, statement in zip(granted, own, strict=True):
+        # The same actions on the same resources under the same conditions, for that one role.
+        assert bucket_statement["Sid"] == f"{statement['Sid']}OfProduction"
+        assert bucket_statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+        assert (bucket_statement["Action"], bucket_statement["Resource"]) == (
+            statement["Action"],
+            statement["Resource"],
+        )
+        assert bucket_statement["Condition"] == {
+            **statement.get("Condition", {}),
+            "ArnEquals": {"aws:PrincipalArn": role},
+        }
+    assert {r for s in granted for r in s["Resource"]} == {
+        "arn:aws:s3:::my-terraform-state",
+        f"arn:aws:s3:::my-terraform-state/{production.state.key}",
+        f"arn:aws:s3:::my-terraform-state/{production.state.key}.tflock",
+    }
+    assert iam.state_bucket_statements(model, production) == [], "production's bootstrap creates no bucket"
+
+
+def test_the_state_bucket_policy_names_no_one_of_its_own_account(tmp_path):
+    same = _full_spec(tmp_path, "123456789012", "123456789012")
+    assert iam.state_bucket_statements(same, same.environments[0]) == []
+    # Neither pinned: taken to be one account (the README says to pin one in another account).
+    unpinned = _full_spec(tmp_path, None, None)
+    assert iam.state_bucket_statements(unpinned, unpinned.environments[0]) == []
+    assert iam.state_bucket_notes(unpinned, unpinned.environments[1]) == []
+    # Production unpinned while staging's bucket is pinned: no principal to name, and a note says so.
+    loose = _full_spec(tmp_path, "210987654321", None)
+    assert iam.state_bucket_statements(loose, loose.environments[0]) == []
+    (note,) = iam.state_bucket_notes(loose, loose.environments[1])
+    assert "pin aws.account_id" in note
+    # The bucket's account known only at apply time: production, pinned, is granted (in the same
+    # account that statement adds nothing to what production's own policy allows).
+    late = _full_spec(tmp_path, None, "123456789012")
+    assert [s["Sid"] for s in iam.state_bucket_statements(late, late.environments[0])] == [
+        "TerraformStateObjectOfProduction",
+        "TerraformStateBucketOfProduction",
+        "TerraformStateLockFileOfProduction",
+    ]
 
 
 def test_account_pinned_spec_names_its_account():
