@@ -209,7 +209,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _policy(args: argparse.Namespace) -> int:
     from .errors import UsageError
-    from .iam import deployer_policies
+    from .iam import deployer_policies, state_bucket_notes
 
     model = validate_file(args.file)
     names = [env.name for env in model.environments]
@@ -220,6 +220,9 @@ def _policy(args: argparse.Namespace) -> int:
     if env is None:
         raise UsageError(f"{args.file}: --env: expected one of {', '.join(names)}, found {wanted!r}")
     sys.stdout.write(json.dumps(deployer_policies(model.name, env), indent=2) + "\n")
+    # Where the state bucket is shared across accounts, its policy is part of the grant.
+    for note in state_bucket_notes(model, env):
+        sys.stderr.write(f"note: {note}\n")
     return EXIT_OK
 
 

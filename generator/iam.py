@@ -117,6 +117,41 @@ SERVICE_LINKED_ROLES = {
     "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService",
 }
 
+# Workspaces are listed under the S3 backend's workspace_key_prefix ("env:", which
+# backend.tf leaves as it is) and a slash: the only listing Terraform makes (Terraform
+# S3 backend, Workspaces). The other keys of a shared bucket stay unlisted.
+WORKSPACE_LISTING_PREFIX = "env:/"
+
+# The state grants: the deploy role's identity policy carries them (GRANTS), and where
+# the state bucket is in another account the bucket's policy carries the same ones
+# for that role (state_bucket_statements), since cross-account access needs both.
+STATE_GRANTS: tuple[Grant, ...] = (
+    Grant(
+        "TerraformStateObject",
+        ("backend.tf",),
+        ("s3:GetObject", "s3:PutObject"),
+        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}"],  # type: ignore[union-attr]
+        when=_HAS_STATE,
+    ),
+    Grant(
+        "TerraformStateBucket",
+        ("backend.tf",),
+        ("s3:ListBucket",),
+        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}"],  # type: ignore[union-attr]
+        lambda names: {"StringEquals": {"s3:prefix": WORKSPACE_LISTING_PREFIX}},
+        when=_HAS_STATE,
+    ),
+    Grant(
+        "TerraformStateLockFile",
+        ("backend.tf",),
+        # use_lockfile: the S3 backend writes KEY.tflock beside the state and deletes it
+        # after the run (Terraform docs, "Backend Type: s3", S3 Bucket Permissions).
+        ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"),
+        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}.tflock"],  # type: ignore[union-attr]
+        when=_HAS_STATE,
+    ),
+)
+
 GRANTS: tuple[Grant, ...] = (
     # --- reads AWS does not scope to a resource -------------------------------------------
     Grant(
@@ -554,30 +589,7 @@ GRANTS: tuple[Grant, ...] = (
         lambda names: names.tagged(),
         when=_HAS_HTTPS,
     ),
-    # --- Terraform state -------------------------------------------------------------------------
-    Grant(
-        "TerraformStateObject",
-        ("backend.tf",),
-        ("s3:GetObject", "s3:PutObject"),
-        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}"],  # type: ignore[union-attr]
-        when=_HAS_STATE,
-    ),
-    Grant(
-        "TerraformStateBucket",
-        ("backend.tf",),
-        ("s3:ListBucket",),
-        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}"],  # type: ignore[union-attr]
-        when=_HAS_STATE,
-    ),
-    Grant(
-        "TerraformStateLockFile",
-        ("backend.tf",),
-        # use_lockfile: the S3 backend writes KEY.tflock beside the state and deletes it
-        # after the run (Terraform docs, "Backend Type: s3", S3 Bucket Permissions).
-        ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"),
-        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}.tflock"],  # type: ignore[union-attr]
-        when=_HAS_STATE,
-    ),
+    *STATE_GRANTS,
 )
 
 # Granted although no emulated step calls them: only a real `docker push` and `docker
@@ -596,27 +608,26 @@ def _names(service: str, env: Environment) -> Names:
     return Names(service, env, env.account_id or ACCOUNT)
 
 
+def _statement(grant: Grant, names: Names) -> dict[str, Any]:
+    resources = grant.resources(names)
+    if resources == ["*"] and not grant.any_resource:
+        raise AssertionError(f"{grant.sid}: '*' without a reason")
+    statement: dict[str, Any] = {
+        "Sid": grant.sid,
+        "Effect": "Allow",
+        "Action": sorted(grant.actions),
+        "Resource": resources,
+    }
+    condition = grant.condition(names) if grant.condition else None
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
 def statements(service: str, env: Environment) -> list[dict[str, Any]]:
     """Every statement of the deploy role's permissions for `env`, in table order."""
     names = _names(service, env)
-    found = []
-    for grant in GRANTS:
-        if not grant.when(env):
-            continue
-        resources = grant.resources(names)
-        if resources == ["*"] and not grant.any_resource:
-            raise AssertionError(f"{grant.sid}: '*' without a reason")
-        statement: dict[str, Any] = {
-            "Sid": grant.sid,
-            "Effect": "Allow",
-            "Action": sorted(grant.actions),
-            "Resource": resources,
-        }
-        condition = grant.condition(names) if grant.condition else None
-        if condition:
-            statement["Condition"] = condition
-        found.append(statement)
-    return found
+    return [_statement(grant, names) for grant in GRANTS if grant.when(env)]
 
 
 def grant_table(service: str, env: Environment) -> list[dict[str, str]]:
@@ -735,15 +746,121 @@ def deployer_trust_policy(env: Environment, deploy_branch: str) -> dict[str, Any
     }
 
 
+# --- the state bucket's policy ------------------------------------------------------------
+
+
+def state_bucket_owner(model: ServiceModel, env: Environment) -> Environment | None:
+    """The environment whose bootstrap creates `env`'s state bucket: the first one using it."""
+    if env.state is None:
+        return None
+    bucket = env.state.bucket
+    return next(e for e in model.environments if e.state and e.state.bucket == bucket)
+
+
+def deployer_role_arn(env: Environment) -> str:
+    """The ARN of the role the bootstrap root of `env` creates (no path)."""
+    return f"arn:aws:iam::{env.account_id or ACCOUNT}:role/{deployer_role_name(env)}"
+
+
+def in_another_account(owner: Environment, env: Environment) -> bool:
+    """Whether service.yaml puts `env`'s deploy role in another account than `owner`'s bucket.
+
+    Only an environment that pins its account can be named by the bucket's policy. One
+    that pins none is taken to be in the bucket's account, where its identity policy
+    suffices; deployed elsewhere it must pin aws.account_id (README, "Set up an account").
+    Where the bucket's account is not pinned but `env`'s is, the accounts may differ, so
+    `env` is granted: in its own account that statement allows only what the role's
+    identity policy allows already.
+    """
+    return env.account_id is not None and env.account_id != owner.account_id
+
+
+def cross_account_sharers(model: ServiceModel, owner: Environment) -> list[Environment]:
+    """The environments keeping their state in the bucket `owner`'s bootstrap creates, from other accounts."""
+    if state_bucket_owner(model, owner) is not owner:
+        return []
+    return [
+        env
+        for env in model.environments
+        if env is not owner and state_bucket_owner(model, env) is owner and in_another_account(owner, env)
+    ]
+
+
+def state_bucket_statements(model: ServiceModel, owner: Environment) -> list[dict[str, Any]]:
+    """What the policy of the state bucket `owner`'s bootstrap creates allows, besides its TLS-only deny.
+
+    A request from another account is allowed only when both the caller's identity
+    policy and the bucket's policy allow it (IAM User Guide, "Cross-account policy
+    evaluation logic"; Amazon S3 User Guide, "Example 2: Bucket owner granting
+    cross-account bucket permissions"). So each other environment sharing the bucket
+    from another account (in_another_account) gets the same state grants as its deploy
+    role's identity policy (STATE_GRANTS: its own key, its lock file, the workspace
+    listing), for that role only. Same-account environments need nothing here.
+
+    The principal is the account, narrowed to the role by aws:PrincipalArn: S3 refuses a
+    policy naming a role that does not exist yet ("Invalid principal in policy", AWS
+    Knowledge Center), and the other environment's bootstrap may run after this one; a
+    role ARN principal would also stop matching once the role is deleted and created
+    again (IAM User Guide, "AWS JSON policy elements: Principal").
+    """
+    found = []
+    for env in cross_account_sharers(model, owner):
+        names = _names(model.name, env)
+        for grant in STATE_GRANTS:
+            granted = _statement(grant, names)
+            found.append(
+                {
+                    "Sid": f"{grant.sid}Of{env.name.capitalize()}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{env.account_id}:root"},
+                    "Action": granted["Action"],
+                    "Resource": granted["Resource"],
+                    "Condition": _merge(
+                        granted.get("Condition", {}),
+                        {"ArnEquals": {"aws:PrincipalArn": deployer_role_arn(env)}},
+                    ),
+                }
+            )
+    return found
+
+
+def state_bucket_notes(model: ServiceModel, env: Environment) -> list[str]:
+    """What `bluegreen policy` says of `env`'s state bucket when its policy is part of the grant."""
+    owner = state_bucket_owner(model, env)
+    if owner is None or env.state is None:
+        return []
+    bucket = env.state.bucket
+    if owner is env:
+        others = [f"{other.name} (account {other.account_id})" for other in cross_account_sharers(model, env)]
+        if not others:
+            return []
+        return [
+            f"{env.name}: the bootstrap of {env.name} creates the state bucket {bucket}; its policy also "
+            f"grants the deploy role of {', '.join(others)} that role's state statements, since access "
+            "from another account needs both."
+        ]
+    where = f"account {owner.account_id}" if owner.account_id else f"the account of {owner.name}"
+    if in_another_account(owner, env):
+        return [
+            f"{env.name}: the state bucket {bucket} is in {where}; its policy, which {owner.name}'s "
+            "bootstrap applies, grants this role the same TerraformState statements: apply "
+            f"{owner.name}'s bootstrap first."
+        ]
+    if env.account_id is None and owner.account_id is not None:
+        return [
+            f"{env.name}: service.yaml pins no account, so its deploy role is taken to be in {where}, "
+            f"with the state bucket {bucket}; in another account, pin aws.account_id so that the "
+            "bucket's policy grants it."
+        ]
+    return []
+
+
 def template_context(model: ServiceModel) -> dict[str, dict[str, Any]]:
     """What the templates (README, bootstrap root) show of the deploy role, by environment."""
     context = {}
     for env in model.environments:
         documents = deployer_policies(model.name, env)
-        first_with_bucket = next(
-            (e for e in model.environments if env.state and e.state and e.state.bucket == env.state.bucket),
-            None,
-        )
+        owner = state_bucket_owner(model, env)
         context[env.name] = {
             "trust": json.dumps(deployer_trust_policy(env, model.deploy_branch), indent=2),
             "boundary_name": boundary_name(env),
@@ -755,6 +872,10 @@ def template_context(model: ServiceModel) -> dict[str, dict[str, Any]]:
             "audience": GITLAB_AUDIENCE,
             "grants": grant_table(model.name, env),
             # The first environment using a state bucket creates it; the others share it.
-            "creates_state": first_with_bucket is env,
+            "creates_state": owner is env,
+            "state_owner": owner,
+            "state_bucket_statements": state_bucket_statements(model, env),
+            "state_sharers": cross_account_sharers(model, env),
+            "state_granted_by_owner": owner is not None and in_another_account(owner, env),
         }
     return context

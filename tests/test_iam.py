@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from bluegreen import iam
 from bluegreen.emulator import evaluator, recorder
 from bluegreen.validate import validate_file
@@ -277,11 +278,88 @@ def test_policy_command_prints_the_documents_of_an_environment(tmp_path):
     result = run("--env", "production")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == iam.deployer_policies(model.name, model.environments[1])
+    # Its state is in staging's account: the note says whose bootstrap grants it there.
+    assert result.stderr.startswith(
+        "note: production: the state bucket my-terraform-state is in account 210987654321"
+    )
+    staging = run("--env", "staging")
+    assert (
+        staging.returncode == 0
+        and "grants the deploy role of production (account 123456789012)" in staging.stderr
+    )
     several = run()
     assert several.returncode == 2 and several.stdout == ""
     assert several.stderr.strip().endswith("which environment? --env one of: staging, production")
     unknown = run("--env", "qa")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+
+
+def _full_spec(tmp_path, staging_account, production_account):
+    """full.yaml with its environments' accounts (None: not pinned), and the role names of CI kept."""
+    data = yaml.safe_load(SPECS[1].read_text())
+    data["aws"].pop("account_id")
+    data["ci"].pop("role_arn")
+    data["environments"]["staging"].pop("ci")
+    data["environments"]["staging"]["aws"] = {"account_id": staging_account} if staging_account else {}
+    data["environments"]["production"] = (
+        {"aws": {"account_id": production_account}} if production_account else {}
+    )
+    path = tmp_path / "service.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return validate_file(path)
+
+
+def test_the_state_bucket_policy_grants_other_accounts_their_state_grants_only():
+    model = validate_file(SPECS[1])  # full.yaml: staging (210987654321) creates the bucket production shares
+    staging, production = model.environments
+    granted = iam.state_bucket_statements(model, staging)
+    own = [
+        s
+        for s in iam.deployer_policy(model.name, production)["Statement"]
+        if s["Sid"].startswith("TerraformState")
+    ]
+    assert len(granted) == len(own) == 3
+    role = "arn:aws:iam::123456789012:role/gitlab-deployer"
+    for bucket_statement, statement in zip(granted, own, strict=True):
+        # The same actions on the same resources under the same conditions, for that one role.
+        assert bucket_statement["Sid"] == f"{statement['Sid']}OfProduction"
+        assert bucket_statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+        assert (bucket_statement["Action"], bucket_statement["Resource"]) == (
+            statement["Action"],
+            statement["Resource"],
+        )
+        assert bucket_statement["Condition"] == {
+            **statement.get("Condition", {}),
+            "ArnEquals": {"aws:PrincipalArn": role},
+        }
+    assert {r for s in granted for r in s["Resource"]} == {
+        "arn:aws:s3:::my-terraform-state",
+        f"arn:aws:s3:::my-terraform-state/{production.state.key}",
+        f"arn:aws:s3:::my-terraform-state/{production.state.key}.tflock",
+    }
+    assert iam.state_bucket_statements(model, production) == [], "production's bootstrap creates no bucket"
+
+
+def test_the_state_bucket_policy_names_no_one_of_its_own_account(tmp_path):
+    same = _full_spec(tmp_path, "123456789012", "123456789012")
+    assert iam.state_bucket_statements(same, same.environments[0]) == []
+    # Neither pinned: taken to be one account (the README says to pin one in another account).
+    unpinned = _full_spec(tmp_path, None, None)
+    assert iam.state_bucket_statements(unpinned, unpinned.environments[0]) == []
+    assert iam.state_bucket_notes(unpinned, unpinned.environments[1]) == []
+    # Production unpinned while staging's bucket is pinned: no principal to name, and a note says so.
+    loose = _full_spec(tmp_path, "210987654321", None)
+    assert iam.state_bucket_statements(loose, loose.environments[0]) == []
+    (note,) = iam.state_bucket_notes(loose, loose.environments[1])
+    assert "pin aws.account_id" in note
+    # The bucket's account known only at apply time: production, pinned, is granted (in the same
+    # account that statement adds nothing to what production's own policy allows).
+    late = _full_spec(tmp_path, None, "123456789012")
+    assert [s["Sid"] for s in iam.state_bucket_statements(late, late.environments[0])] == [
+        "TerraformStateObjectOfProduction",
+        "TerraformStateBucketOfProduction",
+        "TerraformStateLockFileOfProduction",
+    ]
 
 
 def test_account_pinned_spec_names_its_account():
@@ -374,3 +452,59 @@ def test_modules_attach_no_managed_policy_and_every_inline_policy_is_a_checked_d
         assert len(policies) == text.count('resource "aws_iam_role_policy"'), path
         for policy in policies:
             assert re.search(r"^  policy = data\.aws_iam_policy_document\.\w+\.json$", policy, re.MULTILINE)
+
+
+def test_evaluator_cross_account_needs_the_identity_and_the_resource_policy():
+    """IAM User Guide, "Cross-account policy evaluation logic": from another account, the
+    identity policy and the resource's policy must both allow; in its account either may."""
+    role = evaluator.Principal("arn:aws:iam::111111111111:role/deployer", "111111111111")
+    key = "arn:aws:s3:::bucket/services/a/production/terraform.tfstate"
+    identity = {"Statement": [{"Sid": "Own", "Effect": "Allow", "Action": "s3:GetObject", "Resource": key}]}
+    bucket = {
+        "Statement": [
+            {
+                "Sid": "DenyRequestsWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::bucket", "arn:aws:s3:::bucket/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "Theirs",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                "Action": "s3:GetObject",
+                "Resource": key,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": role.arn}},
+            },
+        ]
+    }
+    tls = {"aws:SecureTransport": ["true"]}
+
+    def decide(policies, resource_policy, account, context=tls, principal=role):
+        return evaluator.evaluate(
+            policies,
+            "s3:GetObject",
+            key,
+            context,
+            resource_policy=resource_policy,
+            principal=principal,
+            resource_account=account,
+        )
+
+    no_grant = {"Statement": [bucket["Statement"][0]]}
+    # Another account's bucket: the identity policy alone is not enough, nor the bucket's alone.
+    only_identity = decide([identity], no_grant, "222222222222")
+    assert not only_identity.allowed and "resource policy must allow it too" in only_identity.reason
+    assert not decide([], bucket, "222222222222").allowed
+    both = decide([identity], bucket, "222222222222")
+    assert both.allowed and both.sids == ("Own", "Theirs")
+    # Another role of the same account is not the one aws:PrincipalArn names.
+    other = evaluator.Principal("arn:aws:iam::111111111111:role/other", "111111111111")
+    assert not decide([identity], bucket, "222222222222", principal=other).allowed
+    # Without TLS the bucket's Deny wins over both allows.
+    plain = decide([identity], bucket, "222222222222", context={"aws:SecureTransport": ["false"]})
+    assert not plain.allowed and plain.explicit and "DenyRequestsWithoutTls" in plain.reason
+    # The bucket's own account: the identity policy suffices.
+    assert decide([identity], no_grant, "111111111111").allowed

@@ -87,6 +87,7 @@ class Lifecycle:
     role_arn: str
     script_env: dict[str, str]
     log: list[str]
+    state_bucket: StateBucket | None = None
 
     def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         result = execute_sh.run(self.repo, {**self.script_env, **extra}, *args, timeout=SCRIPT_TIMEOUT)
@@ -131,6 +132,18 @@ class Lifecycle:
         return result
 
 
+@dataclass
+class StateBucket:
+    """The state bucket as a bootstrap root made it: its ARN, its account, the policy it got."""
+
+    arn: str
+    account: str
+    policy: dict[str, Any]
+
+    def holds(self, resource: str) -> bool:
+        return resource == self.arn or resource.startswith(f"{self.arn}/")
+
+
 def _bootstrap_as_administrator(
     repo: Path, endpoint: str, env: Environment, admin: sandbox.Credentials
 ) -> str:
@@ -141,23 +154,26 @@ def _bootstrap_as_administrator(
     sandbox.terraform(
         root, "apply", "-auto-approve", "-input=false", "-var=gitlab_project_path=group/project", timeout=600
     )
-    if env.state:
-        s3 = sandbox.client("s3", endpoint, env.state.region, admin)
-        if root.joinpath("main.tf").read_text().count('resource "aws_s3_bucket" "state"'):
-            # The emulator serves plain HTTP: the bucket's TLS-only policy (tests/test_bootstrap.py
-            # checks it) would refuse every state request of terraform here, as it should.
-            s3.delete_bucket_policy(Bucket=env.state.bucket)
-        else:
-            # Another environment's bootstrap creates the shared bucket.
-            _state_bucket(endpoint, env, admin)
     return json.loads(sandbox.terraform(root, "output", "-json", "deploy_role_arn").stdout)
 
 
-def _state_bucket(endpoint: str, env: Environment, admin: sandbox.Credentials) -> None:
-    assert env.state is not None
+def _state_bucket(endpoint: str, env: Environment, owner: Environment | None) -> StateBucket | None:
+    """The state bucket of `env`, which the bootstrap root of `owner` (the first environment
+    using it) created, with the policy that root gave it.
+
+    The policy is kept for the evaluation (_evaluated) and taken off the emulator: moto
+    judges object requests by a bucket policy itself, without a request context to
+    evaluate its conditions with (aws:SecureTransport, aws:PrincipalArn), and takes an
+    unmet condition for a deny, of Allow statements too, so it would refuse every state
+    request that the policy allows on AWS.
+    """
+    if env.state is None or owner is None:
+        return None
+    admin = sandbox.credentials_for_account(endpoint, owner.account_id)
     s3 = sandbox.client("s3", endpoint, env.state.region, admin)
-    where = {} if env.state.region == "us-east-1" else {"LocationConstraint": env.state.region}
-    s3.create_bucket(Bucket=env.state.bucket, **({"CreateBucketConfiguration": where} if where else {}))
+    policy = json.loads(s3.get_bucket_policy(Bucket=env.state.bucket)["Policy"])
+    s3.delete_bucket_policy(Bucket=env.state.bucket)
+    return StateBucket(f"arn:aws:s3:::{env.state.bucket}", admin.account_id, policy)
 
 
 def _override(root: Path, endpoint: str, env: Environment) -> None:
@@ -217,7 +233,15 @@ def lifecycle(
         env = next(e for e in model.environments if e.name == env_name)
         admin = sandbox.credentials_for_account(emulator.endpoint, env.account_id)
         sandbox.seed_environment(emulator.endpoint, env)
+        owner = iam.state_bucket_owner(model, env)
+        if owner is not None and owner is not env:
+            # The bootstrap creating the shared bucket first, by its account's administrator
+            # (README, "Set up an account"): for full.yaml's production, staging's, in account
+            # 210987654321, whose bucket policy grants production's deploy role its state.
+            owner_admin = sandbox.credentials_for_account(emulator.endpoint, owner.account_id)
+            _bootstrap_as_administrator(repo, emulator.endpoint, owner, owner_admin)
         role_arn = _bootstrap_as_administrator(repo, emulator.endpoint, env, admin)
+        state_bucket = _state_bucket(emulator.endpoint, env, owner)
         root = sandbox.environment_root(repo, env.name)
         _override(root, emulator.endpoint, env)
         script_env = execute_sh.environment(
@@ -230,7 +254,7 @@ def lifecycle(
             CI_PIPELINE_ID="7",
             IMAGE_TAG="1111111111111111111111111111111111111111",
         )
-        life = Lifecycle(repo, env, model.name, emulator, admin, role_arn, script_env, [])
+        life = Lifecycle(repo, env, model.name, emulator, admin, role_arn, script_env, [], state_bucket)
         _run_lifecycle(life, spec, work)
         yield life, record
 
@@ -291,6 +315,11 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
 def _evaluated(
     life: Lifecycle, record: Path
 ) -> tuple[list[tuple[recorder.Check, evaluator.Decision]], list[recorder.Request]]:
+    """Each check of the deploy role's requests, decided against its policies; on the state
+    bucket also against the bucket's policy, in the bucket's account (from another account
+    both must allow). terraform and the AWS CLI reach AWS over HTTPS only: the emulator's
+    plain HTTP is no request AWS would see, so the checks carry aws:SecureTransport true
+    (and the bucket's TLS-only deny is still evaluated)."""
     requests = list(recorder.read(record))
     sessions = recorder.role_sessions(requests, life.role_arn)
     assert sessions, "execute.sh never assumed the deploy role"
@@ -300,10 +329,22 @@ def _evaluated(
         json.loads(json.dumps(d).replace(iam.ACCOUNT, account))
         for d in iam.deployer_policies(life.service, life.env)
     ]
-    return [
-        (check, evaluator.evaluate(policies, check.action, check.resource, check.context_dict()))
-        for check in checks
-    ], requests
+    principal = evaluator.Principal(life.role_arn, account)
+    decisions = []
+    for check in checks:
+        context = {**check.context_dict(), "aws:SecureTransport": ["true"]}
+        bucket = life.state_bucket if life.state_bucket and life.state_bucket.holds(check.resource) else None
+        decision = evaluator.evaluate(
+            policies,
+            check.action,
+            check.resource,
+            context,
+            resource_policy=bucket.policy if bucket else None,
+            principal=principal,
+            resource_account=bucket.account if bucket else None,
+        )
+        decisions.append((check, decision))
+    return decisions, requests
 
 
 def test_every_request_of_the_lifecycle_is_allowed(lifecycle):
