@@ -9,9 +9,7 @@ roots, read from the rendered files and compared with the model.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,9 @@ from typing import Any
 import pytest
 from bluegreen.cli import main
 from bluegreen.validate import validate_file
+from hcl2.query import DocumentView
 
+from tests.support.hcl import block, body, comments, parse
 from tests.support.template_repo import PROJECT_ROOT
 from tests.support.terraform_tools import init_offline, require_terraform, run_terraform, validate_json
 
@@ -173,6 +173,7 @@ def test_every_environment_root_validates_without_errors_or_warnings(rendered_sp
 
 @spec_ids
 def test_rendered_files_look_hand_written(rendered_specs, spec_id):
+    # Layout, not content: what a reader of the text sees, so read as text.
     rendered = rendered_specs(spec_id)
     for path in sorted(rendered.terraform_dir.rglob("*.tf")):
         text = path.read_text()
@@ -180,7 +181,7 @@ def test_rendered_files_look_hand_written(rendered_specs, spec_id):
         assert text.endswith("\n") and not text.endswith("\n\n"), f"{where}: ends without exactly one newline"
         assert not text.startswith("\n"), f"{where}: starts with a blank line"
         assert "\n\n\n" not in text, f"{where}: two blank lines in a row"
-        assert not re.search(r"[ \t]$", text, re.MULTILINE), f"{where}: trailing whitespace"
+        assert all(line == line.rstrip() for line in text.splitlines()), f"{where}: trailing whitespace"
         assert "{{" not in text and "{%" not in text, f"{where}: Jinja left in the output"
     for env in rendered.model["environments"]:
         assert sorted(
@@ -188,23 +189,11 @@ def test_rendered_files_look_hand_written(rendered_specs, spec_id):
         ) == (sorted(ROOT_FILES))
 
 
-def _block(text: str, header: str) -> str:
-    """The text of the top-level block starting with `header` (up to its closing brace at column 0)."""
-    match = re.search(rf"^{re.escape(header)} {{\n(.*?)^}}\n", text, re.MULTILINE | re.DOTALL)
-    assert match, f"no block {header!r}"
-    return match.group(1)
-
-
-def _attribute(block: str, name: str) -> str | None:
-    match = re.search(rf"^\s*{re.escape(name)}\s+= (.+)$", block, re.MULTILINE)
-    return match.group(1) if match else None
-
-
 @spec_ids
 def test_roots_follow_the_model(rendered_specs, spec_id):
     rendered = rendered_specs(spec_id)
     for env in rendered.model["environments"]:
-        files = {name: rendered.text(env["name"], name) for name in ROOT_FILES}
+        files = {name: parse(rendered.root(env["name"]) / name) for name in ROOT_FILES}
         _check_versions_provider_backend(env, files)
         _check_network(env, files["main.tf"])
         _check_load_balancer_and_dns(env, files["main.tf"])
@@ -213,112 +202,103 @@ def test_roots_follow_the_model(rendered_specs, spec_id):
         _check_scaling(env, files["main.tf"])
 
 
-def _check_versions_provider_backend(env: dict[str, Any], files: dict[str, str]) -> None:
+def _check_versions_provider_backend(env: dict[str, Any], files: dict[str, DocumentView]) -> None:
     # Only hashicorp/aws, within the supported range; modules are local.
-    versions, providers, backend = files["versions.tf"], files["providers.tf"], files["backend.tf"]
-    assert 'required_version = ">= 1.10"' in versions, "use_lockfile of the S3 backend needs 1.10"
-    assert re.search(r'source\s+= "hashicorp/aws"\n\s+version = ">= 5.0, < 7.0"', versions)
-    sources = re.findall(r'^\s+source\s+= "(.*)"$', files["main.tf"], re.MULTILINE)
+    versions = block(files["versions.tf"], "terraform")
+    assert versions["required_version"] == ">= 1.10", "use_lockfile of the S3 backend needs 1.10"
+    assert versions["required_providers"] == [
+        {"aws": {"source": "hashicorp/aws", "version": ">= 5.0, < 7.0"}}
+    ]
+    sources = [body(module)["source"] for module in files["main.tf"].blocks("module")]
     expected = [f"../../modules/{m}" for m in MODULES if m != "dns" or env["dns"]]
     assert sorted(sources) == sorted(expected), sources
 
     # Provider: region, account pin only when set, default tags.
-    assert _attribute(providers, "region") == f'"{env["region"]}"'
-    assert ("allowed_account_ids" in providers) == bool(env["account_id"])
-    for key, value in env["provider_default_tags"].items():
-        assert re.search(rf'^\s+"?{re.escape(key)}"?\s+= "{re.escape(value)}"$', providers, re.MULTILINE)
+    provider = block(files["providers.tf"], "provider", "aws")
+    assert provider["region"] == env["region"]
+    assert provider.get("allowed_account_ids") == ([env["account_id"]] if env["account_id"] else None)
+    assert provider["default_tags"] == [{"tags": env["provider_default_tags"]}]
 
     # Backend: S3 with a lock file in the bucket when state is set (the DynamoDB table is
     # deprecated since Terraform 1.11), local otherwise.
+    (backend,) = block(files["backend.tf"], "terraform")["backend"]
     if env["state"]:
-        assert 'backend "s3"' in backend
-        assert _attribute(backend, "key") == f'"{env["state"]["key"]}"'
-        assert _attribute(backend, "use_lockfile") == "true"
-        assert "dynamodb_table" not in backend
+        assert list(backend) == ["s3"]
+        assert backend["s3"]["key"] == env["state"]["key"]
+        assert backend["s3"]["use_lockfile"] is True
+        assert "dynamodb_table" not in backend["s3"]
     else:
-        assert 'backend "local"' in backend
-        assert 'backend "s3"' not in backend
+        assert list(backend) == ["local"]
 
 
-def _check_network(env: dict[str, Any], main_tf: str) -> None:
+def _check_network(env: dict[str, Any], main_tf: DocumentView) -> None:
     """The VPC by id or by tag key, the subnets by VPC and their tags: exactly as the model says."""
-    vpc = _block(main_tf, 'data "aws_vpc" "this"')
+    vpc = block(main_tf, "data", "aws_vpc", "this")
     if env["vpc_id"]:
-        assert vpc.strip() == f'id = "{env["vpc_id"]}"'
+        assert vpc == {"id": env["vpc_id"]}
     else:
-        assert "tag-key" in vpc
-        assert f'values = ["{env["vpc_tag_key"]}"]' in vpc
+        assert vpc == {"filter": [{"name": "tag-key", "values": [env["vpc_tag_key"]]}]}
     for kind in ("private", "public"):
-        subnets = _block(main_tf, f'data "aws_subnets" "{kind}"')
-        assert "values = [data.aws_vpc.this.id]" in subnets
-        filters = re.findall(r'name   = "tag:(.*)"\n\s+values = \["(.*)"\]', subnets)
-        assert filters == list(env[f"{kind}_subnet_tags"].items())
+        filters = block(main_tf, "data", "aws_subnets", kind)["filter"]
+        assert {"name": "vpc-id", "values": ["${data.aws_vpc.this.id}"]} in filters
+        tags = [
+            (f["name"].removeprefix("tag:"), f["values"]) for f in filters if f["name"].startswith("tag:")
+        ]
+        assert tags == [(key, [value]) for key, value in env[f"{kind}_subnet_tags"].items()]
 
 
-def _check_load_balancer_and_dns(env: dict[str, Any], main_tf: str) -> None:
+def _check_load_balancer_and_dns(env: dict[str, Any], main_tf: DocumentView) -> None:
     """HTTPS listener and certificate iff https; the DNS module iff dns; the test listener."""
-    alb = _block(main_tf, 'module "alb"')
-    assert _attribute(alb, "https") == str(env["https"]).lower()
-    assert (_attribute(alb, "certificate_arn") == "module.dns.certificate_arn") == env["https"]
-    assert ('module "dns"' in main_tf) == bool(env["dns"])
+    alb = block(main_tf, "module", "alb")
+    assert alb["https"] is env["https"]
+    assert (alb.get("certificate_arn") == "${module.dns.certificate_arn}") == env["https"]
+    assert bool(main_tf.blocks("module", "dns")) == bool(env["dns"])
     if env["dns"]:
-        dns = _block(main_tf, 'module "dns"')
-        assert _attribute(dns, "fqdn") == f'"{env["dns"]["fqdn"]}"'
-        assert _attribute(dns, "create_certificate") == str(env["https"]).lower()
-    expected_cidrs = env["test_listener_cidrs"] or ["data.aws_vpc.this.cidr_block"]
-    cidrs = _attribute(alb, "test_listener_cidrs")
-    assert all(cidr in cidrs for cidr in expected_cidrs), cidrs
-    assert _attribute(alb, "test_listener_port") == str(env["test_listener_port"])
-    assert _attribute(alb, "deletion_protection") == str(env["alb_deletion_protection"]).lower()
+        dns = block(main_tf, "module", "dns")
+        assert dns["fqdn"] == env["dns"]["fqdn"]
+        assert dns["create_certificate"] is env["https"]
+    expected_cidrs = env["test_listener_cidrs"] or ["${data.aws_vpc.this.cidr_block}"]
+    assert alb["test_listener_cidrs"] == expected_cidrs
+    assert alb["test_listener_port"] == env["test_listener_port"]
+    assert alb["deletion_protection"] is env["alb_deletion_protection"]
 
 
-def _check_fargate(env: dict[str, Any], main_tf: str) -> None:
+def _check_fargate(env: dict[str, Any], main_tf: DocumentView) -> None:
     """Spot, sizes, command, health check, secrets and environment as given."""
-    fargate = _block(main_tf, 'module "fargate"')
-    assert _attribute(fargate, "spot") == str(env["spot"]).lower()
-    assert _attribute(fargate, "cpu_architecture") == f'"{env["cpu_architecture"]}"'
-    assert _attribute(fargate, "cpu") == str(env["cpu"])
-    assert _attribute(fargate, "memory") == str(env["memory"])
+    fargate = block(main_tf, "module", "fargate", comments=True)
+    assert fargate["spot"] is env["spot"]
+    assert fargate["cpu_architecture"] == env["cpu_architecture"]
+    assert fargate["cpu"] == env["cpu"]
+    assert fargate["memory"] == env["memory"]
     # No task before the first image (the root's image variable is null): nothing starts to fail.
-    assert _attribute(fargate, "desired_count").startswith(f"var.image == null ? 0 : {env['min_tasks']} #")
-    for secret, arn in env["secrets"].items():
-        assert _attribute(fargate, secret) == f'"{arn}"'
-    assert ("environment = {" in fargate) == bool(env["environment"])
-    command = re.search(r"^  command\s+= (.*)$", fargate, re.MULTILINE)
-    expected_command = json.dumps(env["command"]) if env["command"] else None
-    assert (command.group(1) if command else None) == expected_command
-    health = re.search(r"container_health_check = \{\n    command = (.*)\n", fargate)
-    assert bool(health) == bool(env["container_health_check"])
+    assert fargate["desired_count"] == f"${{var.image == null ? 0 : {env['min_tasks']}}}"
+    assert comments(fargate), "a comment says why desired_count waits for an image"
+    assert fargate.get("secrets", {}) == env["secrets"]
+    assert ("environment" in fargate) == bool(env["environment"])
+    assert fargate.get("command") == (env["command"] or None)
+    health = env["container_health_check"]
+    assert fargate.get("container_health_check") == ({"command": health} if health else None)
 
 
-def _check_codedeploy(env: dict[str, Any], main_tf: str) -> None:
+def _check_codedeploy(env: dict[str, Any], main_tf: DocumentView) -> None:
     """A custom deployment config iff canary/linear, with the spec's step; alarms and approval."""
-    codedeploy = _block(main_tf, 'module "codedeploy"')
-    assert _attribute(codedeploy, "deployment_config_name") == f'"{env["deployment_config_name"]}"'
+    codedeploy = block(main_tf, "module", "codedeploy")
+    assert codedeploy["deployment_config_name"] == env["deployment_config_name"]
     shift = env["traffic_shift"]
-    assert ("traffic_shift = {" in codedeploy) == (shift is not None)
-    if shift:
-        assert _attribute(codedeploy, "type") == f'"{shift["type"]}"'
-        assert _attribute(codedeploy, "percent") == str(shift["percent"])
-        assert _attribute(codedeploy, "minutes") == str(shift["minutes"])
-    else:
+    assert codedeploy.get("traffic_shift") == shift
+    if not shift:
         assert env["deployment_config_name"] == "CodeDeployDefault.ECSAllAtOnce"
-    for attribute, value in (
-        ("alarm_http_5xx_percent", env["alarm_http_5xx_percent"]),
-        ("alarm_p99_latency_ms", env["alarm_p99_latency_ms"]),
-    ):
-        assert _attribute(codedeploy, attribute) == ("null" if value is None else str(value))
-    assert _attribute(codedeploy, "approval_timeout_minutes") == str(env["approval_timeout_minutes"])
-    assert _attribute(codedeploy, "rollback_events") == json.dumps(env["rollback_events"])
+    for attribute in ("alarm_http_5xx_percent", "alarm_p99_latency_ms", "approval_timeout_minutes"):
+        assert codedeploy[attribute] == env[attribute], attribute
+    assert codedeploy["rollback_events"] == env["rollback_events"]
 
 
-def _check_scaling(env: dict[str, Any], main_tf: str) -> None:
+def _check_scaling(env: dict[str, Any], main_tf: DocumentView) -> None:
     """One target-tracking policy per entry of the model, in order; the task range."""
-    scaling = _block(main_tf, 'module "scaling"')
-    policies = re.findall(r'name   = "(.*)"\n\s+metric = "(.*)"\n\s+target = (\d+)', scaling)
-    assert policies == [(p["name"], p["metric"], str(p["target"])) for p in env["scaling_policies"]]
-    assert _attribute(scaling, "min_capacity") == str(env["min_tasks"])
-    assert _attribute(scaling, "max_capacity") == str(env["max_tasks"])
+    scaling = block(main_tf, "module", "scaling")
+    assert scaling.get("policies", []) == env["scaling_policies"]
+    assert scaling["min_capacity"] == env["min_tasks"]
+    assert scaling["max_capacity"] == env["max_tasks"]
 
 
 def test_modules_are_plain_terraform_on_hashicorp_aws_only():
@@ -333,40 +313,41 @@ def test_modules_are_plain_terraform_on_hashicorp_aws_only():
             "versions.tf",
         ]
         for path in folder.iterdir():
+            # Text: Jinja left in a file is template source, which may well parse as HCL.
             text = path.read_text()
             assert "{{" not in text and "{%" not in text, f"{path}: Jinja in a module"
-            assert not re.search(r'^\s*module\s+"', text, re.MULTILINE), f"{path}: modules call no modules"
-            providers = set(re.findall(r'source\s+= "([^"]+)"', text))
-            assert providers <= {"hashicorp/aws"}, f"{path}: {providers}"
-        variables = (folder / "variables.tf").read_text()
-        declared = re.findall(r'^variable "(\w+)"', variables, re.MULTILINE)
-        described = re.findall(r'^variable "\w+" \{\n  description = "', variables, re.MULTILINE)
-        typed = re.findall(r'^variable "\w+" \{\n  description = ".*"\n  type\s+=', variables, re.MULTILINE)
-        assert len(declared) == len(described) == len(typed), (
-            f"{module}: every variable has a description and a type"
-        )
+            parsed = parse(path)
+            assert not parsed.blocks("module"), f"{path}: modules call no modules"
+            kinds = {view.labels[1] for view in [*parsed.blocks("resource"), *parsed.blocks("data")]}
+            assert all(kind.startswith("aws_") for kind in kinds), f"{path}: {kinds}"
+            for terraform in parsed.blocks("terraform"):
+                for providers in body(terraform).get("required_providers", []):
+                    sources = {name: provider["source"] for name, provider in providers.items()}
+                    assert sources == {"aws": "hashicorp/aws"}, f"{path}: {sources}"
+        for variable in parse(folder / "variables.tf").blocks("variable"):
+            assert list(body(variable))[:2] == ["description", "type"], (
+                f"{module}: variable {variable.labels[1]} starts with its description and its type"
+            )
 
 
 def test_codedeploy_owned_attributes_are_ignored():
     """A second plan after a deployment is empty: Terraform leaves CodeDeploy's changes alone."""
-    fargate = (TEMPLATE_TERRAFORM / "modules" / "fargate" / "main.tf").read_text()
-    service = _block(fargate, 'resource "aws_ecs_service" "this"')
-    ignored = re.search(r"ignore_changes = \[([^\]]*)\]", service)
-    assert ignored, "the service ignores what CodeDeploy and autoscaling own"
+    fargate = parse(TEMPLATE_TERRAFORM / "modules" / "fargate" / "main.tf")
+    service = block(fargate, "resource", "aws_ecs_service", "this")
+    (lifecycle,) = service["lifecycle"]
     # What only a deployment may change on a CODE_DEPLOY service travels in the AppSpec.
-    assert set(re.findall(r"\w+", ignored.group(1))) == {
+    assert set(lifecycle.get("ignore_changes", [])) == {
         "task_definition",
         "load_balancer",
         "desired_count",
         "network_configuration",
         "capacity_provider_strategy",
         "platform_version",
-    }
-    assert re.search(r'deployment_controller \{\n\s+type = "CODE_DEPLOY"', service)
-    alb = (TEMPLATE_TERRAFORM / "modules" / "alb" / "main.tf").read_text()
+    }, "the service ignores what CodeDeploy and autoscaling own"
+    assert service.get("deployment_controller") == [{"type": "CODE_DEPLOY"}]
+    alb = parse(TEMPLATE_TERRAFORM / "modules" / "alb" / "main.tf")
     for listener in ("prod", "test"):
-        assert "ignore_changes = [default_action]" in _block(alb, f'resource "aws_lb_listener" "{listener}"')
-    assert (
-        'default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"'
-        in (TEMPLATE_TERRAFORM / "modules" / "alb" / "variables.tf").read_text()
-    )
+        (lifecycle,) = block(alb, "resource", "aws_lb_listener", listener)["lifecycle"]
+        assert lifecycle["ignore_changes"] == ["default_action"], listener
+    variables = parse(TEMPLATE_TERRAFORM / "modules" / "alb" / "variables.tf")
+    assert block(variables, "variable", "ssl_policy")["default"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
