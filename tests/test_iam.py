@@ -17,6 +17,7 @@ from bluegreen.validate import validate_file
 from parliament import analyze_policy_string, enhance_finding
 from policy_sentry.querying.actions import get_action_data
 
+from tests.support.hcl import body, comments, parse, values
 from tests.support.rendering import SPECS, spec_id
 from tests.support.template_repo import PROJECT_ROOT
 
@@ -203,9 +204,9 @@ def test_the_boundary_stops_what_a_stack_role_could_be_given():
 def test_every_role_of_the_modules_carries_the_boundary():
     roles = 0
     for path in MODULE_FILES:
-        for body in _blocks(path.read_text(), r'resource "aws_iam_role" "\w+"'):
+        for role in parse(path).blocks("resource", "aws_iam_role"):
             roles += 1
-            assert _attribute(body, "permissions_boundary") == "var.permissions_boundary_arn", path
+            assert body(role).get("permissions_boundary") == "${var.permissions_boundary_arn}", path
     assert roles == 3, "execution, task and CodeDeploy roles"
 
 
@@ -383,75 +384,60 @@ NO_RESOURCE_LEVEL_PERMISSIONS = {
 MODULE_FILES = sorted((PROJECT_ROOT / "template" / "deploy" / "terraform" / "modules").glob("*/*.tf"))
 
 
-def _blocks(text: str, header: str) -> list[str]:
-    """The bodies of the blocks whose opening line matches `header` (a regex), at any depth.
-
-    The modules are `terraform fmt` clean (tests/test_terraform_static.py), so a
-    block ends at the first `}` indented like its opening line.
-    """
-    lines = text.splitlines()
-    bodies = []
-    for start, line in enumerate(lines):
-        opening = re.fullmatch(rf"( *){header} \{{", line)
-        if opening:
-            end = lines.index(f"{opening.group(1)}}}", start)
-            bodies.append("\n".join(lines[start + 1 : end]))
-    return bodies
-
-
-def _attribute(body: str, name: str) -> str | None:
-    """The value of the attribute `name` at the top level of a block body; a list spans its lines."""
-    lines = body.splitlines()
-    indent = re.match(r" *", lines[0]).group(0)
-    for number, line in enumerate(lines):
-        match = re.fullmatch(rf"{indent}{name}\s+= (.*)", line)
-        if match and match.group(1) == "[":
-            return "\n".join(["[", *lines[number + 1 : lines.index(f"{indent}]", number) + 1]])
-        if match:
-            return match.group(1)
-    return None
-
-
-def _statements() -> list[tuple[str, str]]:
-    """Every statement of every aws_iam_policy_document in the modules: (where, body)."""
+def _statements() -> list[tuple[str, dict]]:
+    """Every statement of every aws_iam_policy_document in the modules, a dynamic one's content
+    included: (where, body with its comments)."""
     found = []
     for path in MODULE_FILES:
-        for document in _blocks(path.read_text(), r'data "aws_iam_policy_document" "\w+"'):
-            name = f"{path.parent.name}/{path.name}"
-            found += [(name, body) for body in _blocks(document, r"(statement|content)")]
+        for document in parse(path).blocks("data", "aws_iam_policy_document"):
+            where = f"{path.parent.name}/{path.name} {document.labels[2]}"
+            views = document.blocks("statement") + [
+                content
+                for dynamic in document.blocks("dynamic", "statement")
+                for content in dynamic.blocks("content")
+            ]
+            found += [(where, body(view, comments=True)) for view in views]
     return found
 
 
 def test_module_policies_name_exact_actions_and_scoped_resources():
     statements = _statements()
     assert len(statements) >= 10, "the execution role's and CodeDeploy's policies and the trust policies"
-    for where, body in statements:
-        actions = _attribute(body, "actions")
-        assert actions, f"{where}: a statement without actions:\n{body}"
-        names = re.findall(r'"([^"]*)"', actions)
-        assert not re.sub(r'"[^"]*"|[\[\],\s]', "", actions), f"{where}: literal actions only"
-        assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", name) for name in names), f"{where}: {names}"
-        resources = _attribute(body, "resources")
-        if "principals {" in body:
-            assert names == ["sts:AssumeRole"] and resources is None, f"{where}: a trust policy"
+    for where, statement in statements:
+        actions = statement.get("actions")
+        assert actions, f"{where}: a statement without actions:\n{statement}"
+        assert isinstance(actions, list), f"{where}: literal actions only"
+        assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", name) for name in actions), f"{where}: {actions}"
+        resources = statement.get("resources")
+        if "principals" in statement:
+            assert actions == ["sts:AssumeRole"] and resources is None, f"{where}: a trust policy"
             continue
-        assert resources, f"{where}: {names} without resources"
-        if '"*"' in resources:
-            assert set(names) <= NO_RESOURCE_LEVEL_PERMISSIONS, f"{where}: {names} on any resource"
-            assert re.search(r'^\s*#.* only "\*"', body, re.MULTILINE), f'{where}: a comment says why "*"'
-        for resource in re.findall(r'"([^"]*)"', resources):
+        assert resources, f"{where}: {actions} without resources"
+        resources = resources if isinstance(resources, list) else [resources]
+        if "*" in resources:
+            assert set(actions) <= NO_RESOURCE_LEVEL_PERMISSIONS, f"{where}: {actions} on any resource"
+            assert any('only "*"' in line for line in comments(statement)), f'{where}: a comment says why "*"'
+        for resource in resources:
             assert resource == "*" or re.fullmatch(r"[^*]+([:/-]\*)?", resource), f"{where}: {resource}"
 
 
 def test_modules_attach_no_managed_policy_and_every_inline_policy_is_a_checked_document():
     for path in MODULE_FILES:
-        text = path.read_text()
-        assert "aws_iam_role_policy_attachment" not in text, f"{path}: managed policies cannot be narrowed"
-        assert "managed_policy_arns" not in text and ":policy/" not in text, path
-        policies = _blocks(text, r'resource "aws_iam_role_policy" "\w+"')
-        assert len(policies) == text.count('resource "aws_iam_role_policy"'), path
-        for policy in policies:
-            assert re.search(r"^  policy = data\.aws_iam_policy_document\.\w+\.json$", policy, re.MULTILINE)
+        parsed = parse(path)
+        assert not parsed.blocks("resource", "aws_iam_role_policy_attachment"), (
+            f"{path}: managed policies cannot be narrowed"
+        )
+        assert not [v for v in values(body(parsed)) if isinstance(v, str) and ":policy/" in v], path
+        # The documents test_module_policies_name_exact_actions_and_scoped_resources checks.
+        documents = {
+            f"${{data.aws_iam_policy_document.{document.labels[2]}.json}}"
+            for document in parsed.blocks("data", "aws_iam_policy_document")
+        }
+        for role in parsed.blocks("resource", "aws_iam_role"):
+            assert "managed_policy_arns" not in body(role), path
+            assert all(inline["policy"] in documents for inline in body(role).get("inline_policy", [])), path
+        for policy in parsed.blocks("resource", "aws_iam_role_policy"):
+            assert body(policy)["policy"] in documents, f"{path}: {policy.labels}"
 
 
 def test_evaluator_cross_account_needs_the_identity_and_the_resource_policy():
