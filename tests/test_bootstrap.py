@@ -15,7 +15,6 @@ import json
 import shutil
 from pathlib import Path
 
-import hcl2
 import pytest
 import yaml
 from bluegreen import iam
@@ -23,6 +22,7 @@ from bluegreen.emulator import evaluator, sandbox
 from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
+from tests.support.hcl import block, parse
 from tests.support.rendering import SPECS, rendered, spec_id
 
 pytestmark = pytest.mark.terraform
@@ -33,9 +33,6 @@ FULL = next(spec for spec in SPECS if spec.stem == "full")
 
 def _root(repo: Path, env_name: str) -> Path:
     return repo / "deploy" / "terraform" / "bootstrap" / env_name
-
-
-HCL = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 
 
 def _lists(value):
@@ -62,13 +59,7 @@ def _normal(statement):
 
 def _state_policy_in_hcl(root: Path) -> list[dict]:
     """The statements of the bootstrap root's data "aws_iam_policy_document" "state", in IAM's terms."""
-    with (root / "main.tf").open() as main:
-        parsed = hcl2.load(main, serialization_options=HCL)
-    (document,) = [
-        block["aws_iam_policy_document"]["state"]
-        for block in parsed["data"]
-        if "state" in block.get("aws_iam_policy_document", {})
-    ]
+    document = block(parse(root / "main.tf"), "data", "aws_iam_policy_document", "state")
     found = []
     for statement in document["statement"]:
         (principals,) = statement["principals"]
@@ -117,13 +108,13 @@ def test_bootstrap_carries_the_documents_of_bluegreen_policy(spec, env):
     assert f"deploy/terraform/bootstrap/{env.name}" in readme
     for document in iam.deployer_policies(model.name, env):
         assert json.dumps(document, indent=2) in readme
-    main = (root / "main.tf").read_text()
+    main = parse(root / "main.tf")
     first_with_bucket = (
         env.state
         and next(e for e in model.environments if e.state and e.state.bucket == env.state.bucket).name
         == env.name
     )
-    assert ('resource "aws_s3_bucket" "state"' in main) == bool(first_with_bucket)
+    assert bool(main.blocks("resource", "aws_s3_bucket", "state")) == bool(first_with_bucket)
 
 
 def test_the_state_bucket_policy_adds_the_state_grants_of_other_accounts_to_the_tls_deny(tmp_path):
@@ -150,7 +141,10 @@ def test_the_state_bucket_policy_adds_the_state_grants_of_other_accounts_to_the_
     ]
     listing = next(s for s in expected if s["Action"] == ["s3:ListBucket"])
     assert listing["Condition"]["StringEquals"] == {"s3:prefix": [iam.WORKSPACE_LISTING_PREFIX]}
-    assert not (_root(rendered(FULL), production.name) / "main.tf").read_text().count("aws_s3_bucket")
+    production_root = parse(_root(rendered(FULL), production.name) / "main.tf")
+    assert not [
+        r.labels for r in production_root.blocks("resource") if r.labels[1].startswith("aws_s3_bucket")
+    ]
     # The README's set-up says so, and in which order to apply the two bootstraps.
     readme = " ".join((rendered(FULL) / "README.md").read_text().split())
     assert "also grants the deploy role of production (account 123456789012)" in readme
