@@ -262,13 +262,10 @@ def _reset(endpoint: str) -> None:
         assert response.status == 200
 
 
-@pytest.fixture(scope="module")
-def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    """The rendered repo in the wiped session emulator: staging applied with no image, production not at all."""
-    _reset(moto_server.endpoint)
-    work = tmp_path_factory.mktemp("deploy-e2e")
+def _new_stack(moto_server: sandbox.Emulator, work: Path, service: dict[str, Any]) -> Stack:
+    """The repo of `service` rendered in `work`, its networks seeded in the emulator, nothing applied."""
     spec = work / "service.yaml"
-    spec.write_text(yaml.safe_dump(BASE_SPEC, sort_keys=False))
+    spec.write_text(yaml.safe_dump(service, sort_keys=False))
     repo = render_new(spec, work / "repo")
     model = validate_file(repo / "service.yaml")
     for env in model.environments:
@@ -297,7 +294,14 @@ def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactor
             f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
         )
         script_env["TF_CLI_CONFIG_FILE"] = str(config)
-    stack = Stack(repo, moto_server.endpoint, script_env, work / "docker.log", work)
+    return Stack(repo, moto_server.endpoint, script_env, work / "docker.log", work)
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The rendered repo in the wiped session emulator: staging applied with no image, production not at all."""
+    _reset(moto_server.endpoint)
+    stack = _new_stack(moto_server, tmp_path_factory.mktemp("deploy-e2e"), BASE_SPEC)
     # A first apply before any image exists (by hand, no image variable).
     sandbox.terraform(
         stack.root("staging"), "apply", "-auto-approve", "-input=false", "-lock=false", timeout=600
