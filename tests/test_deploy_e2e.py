@@ -112,6 +112,11 @@ def _run(repo: Path, env: Mapping[str, str], *args: str) -> subprocess.Completed
     return execute_sh.run(repo, env, *args, timeout=SCRIPT_TIMEOUT)
 
 
+def _nothing_to_roll_back(current: str) -> str:
+    """What rollback says when no revision served before CURRENT (a task definition ARN)."""
+    return f"no revision served traffic before {current.rsplit('/', 1)[1]}: there is nothing to roll back to"
+
+
 def _printed(pattern: str, text: str) -> str:
     found = re.search(pattern, text, re.MULTILINE)
     assert found, f"{pattern!r} not in the output:\n{text}"
@@ -262,13 +267,10 @@ def _reset(endpoint: str) -> None:
         assert response.status == 200
 
 
-@pytest.fixture(scope="module")
-def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    """The rendered repo in the wiped session emulator: staging applied with no image, production not at all."""
-    _reset(moto_server.endpoint)
-    work = tmp_path_factory.mktemp("deploy-e2e")
+def _new_stack(moto_server: sandbox.Emulator, work: Path, service: dict[str, Any]) -> Stack:
+    """The repo of `service` rendered in `work`, its networks seeded in the emulator, nothing applied."""
     spec = work / "service.yaml"
-    spec.write_text(yaml.safe_dump(BASE_SPEC, sort_keys=False))
+    spec.write_text(yaml.safe_dump(service, sort_keys=False))
     repo = render_new(spec, work / "repo")
     model = validate_file(repo / "service.yaml")
     for env in model.environments:
@@ -297,7 +299,14 @@ def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactor
             f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
         )
         script_env["TF_CLI_CONFIG_FILE"] = str(config)
-    stack = Stack(repo, moto_server.endpoint, script_env, work / "docker.log", work)
+    return Stack(repo, moto_server.endpoint, script_env, work / "docker.log", work)
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The rendered repo in the wiped session emulator: staging applied with no image, production not at all."""
+    _reset(moto_server.endpoint)
+    stack = _new_stack(moto_server, tmp_path_factory.mktemp("deploy-e2e"), BASE_SPEC)
     # A first apply before any image exists (by hand, no image variable).
     sandbox.terraform(
         stack.root("staging"), "apply", "-auto-approve", "-input=false", "-lock=false", timeout=600
@@ -409,6 +418,20 @@ def test_scaling_is_suspended_during_the_deployment_and_resumed_after_it(stack: 
     assert "scaling suspended for the deployment" in first.deploy.stdout
     assert "scaling resumed" in first.deploy.stdout
     assert not any(stack.scaling_suspended("staging").values())
+
+
+def test_a_rollback_never_returns_to_the_revision_started_with_no_image(stack: Stack, first: Deployed):
+    """staging's first deployment replaced the revision Terraform started with no image and no
+    task: it never served, so the deployment names no revision it replaced."""
+    info = stack.client("codedeploy").get_deployment(deploymentId=first.deployment_id)["deploymentInfo"]
+    assert " replacing " not in info["description"]
+
+    rollback = stack.run("rollback", "staging", IMAGE_TAG=None)
+
+    assert rollback.returncode == 1, rollback.stdout
+    assert _nothing_to_roll_back(first.task_definition) in rollback.stderr
+    assert "failed at line" not in rollback.stderr
+    assert stack.service("staging")["taskDefinition"] == first.task_definition
 
 
 def test_the_deployed_image_is_tagged_so_that_the_lifecycle_policy_keeps_it(stack: Stack, first: Deployed):
@@ -545,6 +568,14 @@ def test_a_second_deploy_runs_every_changed_setting(stack: Stack, changed: Chang
     assert "shop-staging-canary-10-percent-5-minutes" not in configs
     assert True in changed.deploy.suspended_states
     assert not any(stack.scaling_suspended("staging").values())
+
+
+def test_a_deployment_names_the_revision_it_replaces(stack: Stack, changed: Changed):
+    deployment_id = _printed(r"^created deployment (\S+)$", changed.deploy.stdout)
+    info = stack.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["description"].startswith(f"shop {SECOND_TAG} sha256:")
+    assert info["description"].endswith(f" replacing {changed.previous}")
+    assert len(info["description"]) <= 256, "CodeDeploy's limit"
 
 
 def test_the_terraform_state_after_the_second_deploy_plans_no_changes(stack: Stack, changed: Changed):
@@ -725,6 +756,142 @@ def test_a_deployment_still_running_at_the_deadline_is_stopped_and_the_session_r
     assert info["rollbackInfo"]["rollbackMessage"]
     assert True in deploy.suspended_states
     assert not any(stack.scaling_suspended("production").values()), "resumed after the stop"
+
+
+def test_a_deployment_made_by_hand_names_no_revision_it_replaced(stack: Stack, promoted: Promoted):
+    """production's only successful deployment is one made by hand (or by an older execute.sh):
+    its description says nothing of the revision it replaced, so, as before, a rollback has
+    nothing to return to; its own revision still counts (it is the one running)."""
+    ecs, codedeploy = stack.client("ecs"), stack.client("codedeploy")
+    names = stack.names("production")
+    running = stack.running("production")
+    listed = codedeploy.list_deployments(
+        applicationName=names["codedeploy_app"],
+        deploymentGroupName=names["deployment_group"],
+        includeOnlyStatuses=["Succeeded"],
+    )["deployments"]
+    assert listed == [], "production's earlier deployments were all stopped"
+    # A revision registered by hand: the running one with one more variable.
+    registered = {
+        key: running[key]
+        for key in ("family", "taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory")
+    }
+    (container,) = running["containerDefinitions"]
+    container = {**container, "environment": [*container["environment"], {"name": "HOTFIX", "value": "1"}]}
+    by_hand = ecs.register_task_definition(
+        **registered, containerDefinitions=[container], requiresCompatibilities=["FARGATE"]
+    )["taskDefinition"]["taskDefinitionArn"]
+    deployment_id = codedeploy.create_deployment(
+        applicationName=names["codedeploy_app"],
+        deploymentGroupName=names["deployment_group"],
+        description=f"shop {FIRST_TAG} hotfix",
+        revision={
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": _appspec(by_hand, "shop", 8000)},
+        },
+    )["deploymentId"]
+    for _ in range(5):  # each GetDeployment moves the emulated deployment one step
+        status = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"]
+        if status == "Succeeded":
+            break
+    assert status == "Succeeded"
+    assert stack.service("production")["taskDefinition"] == by_hand
+
+    rollback = stack.run("rollback", "production")
+
+    assert rollback.returncode == 1, rollback.stdout
+    assert _nothing_to_roll_back(by_hand) in rollback.stderr
+    assert "failed at line" not in rollback.stderr
+    assert stack.service("production")["taskDefinition"] == by_hand
+
+
+# --- the first rollback of a new service ------------------------------------------------------
+
+# One environment, its stack created by the first deploy: no CodeDeploy deployment put release 1 in.
+NEW_SERVICE_SPEC: dict[str, Any] = {
+    "schema_version": 1,
+    "name": "cart",
+    "aws": {"region": REGION},
+    "app": {"runtime": "python", "port": 8000},
+    "environments": {"production": {}},
+}
+# Release 2's tag: as long as ECR allows (128 characters), its deployment's description
+# is longer than CodeDeploy's 256 characters before it is cut.
+LONG_TAG = "release-2-" + "0" * 118
+
+
+@dataclass
+class TwoReleases:
+    """A new service: release 1 started by Terraform's apply, release 2 deployed by CodeDeploy."""
+
+    stack: Stack
+    release_1: str
+    release_2: str
+    deployment_id: str
+
+    def image(self, tag: str) -> str:
+        repository = self.stack.output("production", "ecr_repository_url")
+        return f"{repository}@{self.stack.digest('production', tag)}"
+
+
+@pytest.fixture(scope="module")
+def new_service(moto_server: sandbox.Emulator, tmp_path_factory: pytest.TempPathFactory) -> TwoReleases:
+    cart = _new_stack(moto_server, tmp_path_factory.mktemp("new-service"), NEW_SERVICE_SPEC)
+    assert cart.run("dockerize", "production", IMAGE_TAG=FIRST_TAG).returncode == 0
+    first = cart.run_watching_scaling("production", "deploy", "production", IMAGE_TAG=FIRST_TAG).ok()
+    assert "the new service already runs" in first.stdout
+    assert "created deployment" not in first.stdout
+    release_1 = cart.service("production")["taskDefinition"]
+    assert cart.run("dockerize", "production", IMAGE_TAG=LONG_TAG).returncode == 0
+    second = cart.run_watching_scaling("production", "deploy", "production", IMAGE_TAG=LONG_TAG).ok()
+    release_2 = cart.service("production")["taskDefinition"]
+    assert release_2 != release_1
+    return TwoReleases(cart, release_1, release_2, _printed(r"^created deployment (\S+)$", second.stdout))
+
+
+@pytest.fixture(scope="module")
+def first_rollback(new_service: TwoReleases) -> Watched:
+    return new_service.stack.run_watching_scaling("production", "rollback", "production", IMAGE_TAG=None).ok()
+
+
+def test_the_first_codedeploy_deployment_names_the_release_terraform_started(new_service: TwoReleases):
+    codedeploy = new_service.stack.client("codedeploy")
+    info = codedeploy.get_deployment(deploymentId=new_service.deployment_id)["deploymentInfo"]
+    assert info["status"] == "Succeeded"
+    assert info["description"].startswith(f"cart {LONG_TAG[:100]}")
+    # Cut to CodeDeploy's limit, the revision it replaced whole.
+    assert len(info["description"]) == 256
+    assert info["description"].endswith(f" replacing {new_service.release_1}")
+
+
+def test_the_first_rollback_returns_to_the_release_terraform_started(
+    new_service: TwoReleases, first_rollback: Watched
+):
+    cart = new_service.stack
+    short = {arn: arn.rsplit("/", 1)[1] for arn in (new_service.release_1, new_service.release_2)}
+    assert f"rolling back from {short[new_service.release_2]} to {short[new_service.release_1]}" in (
+        first_rollback.stdout
+    )
+    assert cart.service("production")["taskDefinition"] == new_service.release_1
+    assert cart.primary_task_set("production")["taskDefinition"] == new_service.release_1
+    (container,) = cart.running("production")["containerDefinitions"]
+    assert container["image"] == new_service.image(FIRST_TAG)
+    assert True in first_rollback.suspended_states
+    assert not any(cart.scaling_suspended("production").values())
+
+
+def test_a_second_rollback_returns_to_the_release_the_first_one_replaced(
+    new_service: TwoReleases, first_rollback: Watched
+):
+    cart = new_service.stack
+
+    second = cart.run("rollback", "production", IMAGE_TAG=None)
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert cart.service("production")["taskDefinition"] == new_service.release_2
+    assert cart.primary_task_set("production")["taskDefinition"] == new_service.release_2
+    (container,) = cart.running("production")["containerDefinitions"]
+    assert container["image"] == new_service.image(LONG_TAG)
 
 
 # --- `bluegreen demo --deploy`: the rehearsal a newcomer runs ----------------------------------
