@@ -35,7 +35,7 @@ from bluegreen.emulator import sandbox
 from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
-from tests.support import execute_sh
+from tests.support import deployments, execute_sh
 
 pytestmark = pytest.mark.terraform
 
@@ -280,23 +280,7 @@ def test_an_approval_that_never_comes_stops_the_deployment_at_the_end_of_the_wai
     service = ecs.describe_services(cluster=stack.names["cluster"], services=[stack.names["service"]])[
         "services"
     ][0]
-    target = {
-        "Type": "AWS::ECS::Service",
-        "Properties": {
-            "TaskDefinition": service["taskDefinition"],
-            "LoadBalancerInfo": {"ContainerName": stack.names["container"], "ContainerPort": 8000},
-        },
-    }
-    deployment = codedeploy.create_deployment(
-        applicationName=stack.names["codedeploy_app"],
-        deploymentGroupName=stack.names["deployment_group"],
-        revision={
-            "revisionType": "AppSpecContent",
-            "appSpecContent": {
-                "content": json.dumps({"version": 0.0, "Resources": [{"TargetService": target}]})
-            },
-        },
-    )["deploymentId"]
+    deployment = deployments.create(codedeploy, stack.names, service["taskDefinition"], 8000)
     seen = [codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"] for _ in range(4)]
 
     assert [info["status"] for info in seen] == ["InProgress", "Ready", "Stopped", "Stopped"]

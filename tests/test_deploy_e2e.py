@@ -63,7 +63,7 @@ from bluegreen.model import Environment
 from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
-from tests.support import execute_sh
+from tests.support import deployments, execute_sh
 from tests.support.rendering import SPECS, rendered
 from tests.support.template_repo import PROJECT_ROOT
 
@@ -278,27 +278,13 @@ def _new_stack(moto_server: sandbox.Emulator, work: Path, service: dict[str, Any
         sandbox.prepare_environment(repo, env, moto_server.endpoint)
 
     credentials = sandbox.credentials_for_account(moto_server.endpoint, None)
-    script_env = {
-        "PATH": str(execute_sh.tool_dir(work / "bin")),
-        "HOME": str(work),  # no ~/.aws of the machine's user
-        "LANG": "C.UTF-8",
-        "AWS_ENDPOINT_URL": moto_server.endpoint,
-        "AWS_ACCESS_KEY_ID": credentials.access_key,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-        "AWS_DEFAULT_REGION": REGION,
-        "TF_IN_AUTOMATION": "1",
-        "CHECKPOINT_DISABLE": "1",
-        "POLL_SECONDS": "1",
-        "DEPLOY_TIMEOUT_MINUTES": "2",
-        "DOCKER_DOUBLE_LOG": str(work / "docker.log"),
-    }
-    mirror = sandbox.find_plugin_dir()
-    if mirror is not None:  # without one, init downloads the provider, as on a laptop
-        config = work / "terraform.tfrc"
-        config.write_text(
-            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
-        )
-        script_env["TF_CLI_CONFIG_FILE"] = str(config)
+    script_env = execute_sh.environment(
+        work,
+        moto_server.endpoint,
+        REGION,
+        AWS_ACCESS_KEY_ID=credentials.access_key,
+        AWS_SECRET_ACCESS_KEY=credentials.secret_key,
+    )
     return Stack(repo, moto_server.endpoint, script_env, work / "docker.log", work)
 
 
@@ -671,28 +657,10 @@ def test_a_deployment_its_alarm_stops_fails_and_resumes_scaling(
     assert not any(stack.scaling_suspended("staging").values())
 
 
-def _appspec(task_definition: str, container: str, port: int) -> str:
-    target = {
-        "Type": "AWS::ECS::Service",
-        "Properties": {
-            "TaskDefinition": task_definition,
-            "LoadBalancerInfo": {"ContainerName": container, "ContainerPort": port},
-        },
-    }
-    return json.dumps({"version": 0.0, "Resources": [{"TargetService": target}]})
-
-
 def _start_deployment(stack: Stack, env_name: str) -> str:
     """A deployment of what runs, started behind execute.sh's back (another pipeline's, say)."""
-    names = stack.names(env_name)
-    return stack.client("codedeploy").create_deployment(
-        applicationName=names["codedeploy_app"],
-        deploymentGroupName=names["deployment_group"],
-        revision={
-            "revisionType": "AppSpecContent",
-            "appSpecContent": {"content": _appspec(stack.service(env_name)["taskDefinition"], "shop", 8000)},
-        },
-    )["deploymentId"]
+    client = stack.client("codedeploy")
+    return deployments.create(client, stack.names(env_name), stack.service(env_name)["taskDefinition"], 8000)
 
 
 def test_a_deploy_while_another_deployment_runs_says_which_and_changes_nothing(
@@ -781,15 +749,9 @@ def test_a_deployment_made_by_hand_names_no_revision_it_replaced(stack: Stack, p
     by_hand = ecs.register_task_definition(
         **registered, containerDefinitions=[container], requiresCompatibilities=["FARGATE"]
     )["taskDefinition"]["taskDefinitionArn"]
-    deployment_id = codedeploy.create_deployment(
-        applicationName=names["codedeploy_app"],
-        deploymentGroupName=names["deployment_group"],
-        description=f"shop {FIRST_TAG} hotfix",
-        revision={
-            "revisionType": "AppSpecContent",
-            "appSpecContent": {"content": _appspec(by_hand, "shop", 8000)},
-        },
-    )["deploymentId"]
+    deployment_id = deployments.create(
+        codedeploy, names, by_hand, 8000, description=f"shop {FIRST_TAG} hotfix"
+    )
     for _ in range(5):  # each GetDeployment moves the emulated deployment one step
         status = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"]
         if status == "Succeeded":
