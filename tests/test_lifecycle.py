@@ -224,7 +224,8 @@ def test_sync_keeps_strings_yaml_would_read_as_something_else(template, tmp_path
 
     recorded = answers(repo)
     assert (recorded["name"], recorded["description"], recorded["owner"]) == ("on", "Payments: cards", "")
-    assert "Owner" not in (repo / "deploy/terraform/environments/production/providers.tf").read_text()
+    provider = block(parse(repo / "deploy/terraform/environments/production/providers.tf"), "provider", "aws")
+    assert "Owner" not in provider["default_tags"][0]["tags"]
 
 
 def test_sync_turns_a_removed_block_into_null(template, repo, tmp_path):
