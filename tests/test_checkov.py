@@ -86,6 +86,7 @@ def reports() -> dict[str, dict[str, Any]]:
 
 def template_skips() -> list[tuple[Path, int, re.Match[str]]]:
     """Every inline `#checkov:skip` of the template's Terraform: file, line number, match."""
+    # Text, not python-hcl2: the *.tf.jinja files are Jinja until rendered, and checkov reads skips by line.
     return [
         (path, number, match)
         for path in sorted(TEMPLATE_TERRAFORM.rglob("*.tf*"))
@@ -124,6 +125,7 @@ def test_inline_skips_are_few_explained_and_inside_a_resource():
     for path, number, match in skips:
         where = f"{path.relative_to(PROJECT_ROOT)}:{number}"
         assert len(match["reason"].split()) >= 8, f"{where}: the reason says why in a sentence"
+        # The enclosing block by its unindented opening line: *.tf.jinja does not parse as HCL.
         lines = path.read_text().splitlines()[: number - 1]
         opening = max(i for i, line in enumerate(lines) if not line.startswith((" ", "#")) and line)
         assert lines[opening].startswith("resource "), f"{where}: a skip sits inside its resource block"

@@ -25,6 +25,7 @@ from bluegreen.migrations import Document, MigrationError, migrate_text
 from bluegreen.render import render_new
 from copier import run_update
 
+from tests.support.hcl import block, parse
 from tests.support.template_repo import PROJECT_ROOT, git, make_template_repo
 from tests.support.template_repo import url as template_url
 
@@ -191,7 +192,7 @@ def test_sync_follows_service_yaml_at_the_same_version_and_keeps_edits(template,
 
     assert result.version == "v1.0.0" and result.conflicts == []
     assert_no_conflicts(repo)
-    assert re.search(r"^\s*max_capacity\s*=\s*6$", (repo / MAIN_TF).read_text(), re.MULTILINE)
+    assert block(parse(repo / MAIN_TF), "module", "scaling")["max_capacity"] == 6
     assert answers(repo)["scaling"]["max"] == 6 and answers(repo)["_commit"] == "v1.0.0"
     assert not (repo / "README.md").read_text().startswith(V2_TITLE)  # no template update
     # Exactly: a fresh v1 render of the new spec with the same edits; sync changed what differs.
@@ -223,7 +224,8 @@ def test_sync_keeps_strings_yaml_would_read_as_something_else(template, tmp_path
 
     recorded = answers(repo)
     assert (recorded["name"], recorded["description"], recorded["owner"]) == ("on", "Payments: cards", "")
-    assert "Owner" not in (repo / "deploy/terraform/environments/production/providers.tf").read_text()
+    provider = block(parse(repo / "deploy/terraform/environments/production/providers.tf"), "provider", "aws")
+    assert "Owner" not in provider["default_tags"][0]["tags"]
 
 
 def test_sync_turns_a_removed_block_into_null(template, repo, tmp_path):
@@ -325,8 +327,8 @@ def test_sync_conflicts_only_where_the_teams_edit_meets_the_spec_change(template
     )
     assert [name for name, content in tree(repo).items() if MARKER.search(content)] == ["README.md"]
     assert (repo / MAIN_TF).read_bytes().startswith(TF_NOTE)
-    staging_tf = (repo / MAIN_TF.replace("production", "staging")).read_text()
-    assert re.search(r"^\s*min_capacity\s*=\s*2$", staging_tf, re.MULTILINE)
+    staging_tf = parse(repo / MAIN_TF.replace("production", "staging"))
+    assert block(staging_tf, "module", "scaling")["min_capacity"] == 2
 
 
 @pytest.mark.parametrize(
@@ -607,6 +609,6 @@ def test_sync_command_follows_the_spec(repo, capsys):
     commit(repo, "scale to 6")
     assert main(["sync", str(repo)]) == 0
     assert "synced with service.yaml at template" in capsys.readouterr().out
-    assert re.search(r"max_capacity\s+= 6\n", (repo / MAIN_TF).read_text())
+    assert block(parse(repo / MAIN_TF), "module", "scaling")["max_capacity"] == 6
     (repo / "stray.txt").write_text("x")
     assert main(["sync", str(repo)]) == 2

@@ -11,7 +11,6 @@ those variables.
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from bluegreen.render import render_new
 from bluegreen.validate import validate_file
 
+from tests.support.hcl import block, parse
 from tests.support.rendering import SPECS, rendered, spec_id
 from tests.support.template_repo import PROJECT_ROOT
 from tests.support.terraform_tools import init_offline, run_terraform
@@ -51,26 +51,16 @@ def test_module_plans_with_safe_defaults(test_file: Path, tmp_path: Path):
     assert result.returncode == 0, f"terraform test of {module.name}:\n{result.stdout}{result.stderr}"
 
 
-def _module_block(main_tf: str, name: str) -> str:
-    match = re.search(rf'^module "{name}" {{\n(.*?)^}}\n', main_tf, re.MULTILINE | re.DOTALL)
-    assert match, f"no module {name}"
-    return match.group(1)
-
-
 def _check_root(repo: Path, spec: Path) -> None:
     """Each root hands its environment's log retention, access logs and DNS to the modules."""
     for env in validate_file(spec).environments:
-        main_tf = (repo / "deploy" / "terraform" / "environments" / env.name / "main.tf").read_text()
-        fargate, alb = _module_block(main_tf, "fargate"), _module_block(main_tf, "alb")
-        assert re.search(rf"^  log_retention_days\s+= {env.log_retention_days}$", fargate, re.MULTILINE)
-        bucket = re.search(r'^  access_logs_bucket\s+= "(.*)"$', alb, re.MULTILINE)
-        assert (bucket and bucket.group(1)) == env.alb_access_logs_bucket, env.name
+        main_tf = parse(repo / "deploy" / "terraform" / "environments" / env.name / "main.tf")
+        fargate, alb = block(main_tf, "module", "fargate"), block(main_tf, "module", "alb")
+        assert fargate["log_retention_days"] == env.log_retention_days, env.name
+        assert alb.get("access_logs_bucket") == env.alb_access_logs_bucket, env.name
         if env.alb_access_logs_bucket:
-            assert re.search(rf'^  access_logs_prefix\s+= "{env.names["alb"]}"$', alb, re.MULTILINE)
-        https = re.search(r"^  https\s+= (true|false)$", alb, re.MULTILINE).group(1)
-        assert https == ("true" if env.dns and env.dns.https else "false"), (
-            f"{env.name}: HTTPS wherever DNS is"
-        )
+            assert alb["access_logs_prefix"] == env.names["alb"], env.name
+        assert alb["https"] is bool(env.dns and env.dns.https), f"{env.name}: HTTPS wherever DNS is"
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)

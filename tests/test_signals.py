@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.hcl import block, parse
 from tests.support.template_repo import PROJECT_ROOT, git, make_template_repo
 from tests.support.template_repo import url as template_url
 
@@ -187,8 +187,8 @@ def test_sync_stopped_at_a_random_point_leaves_the_repo_as_committed(
 
     assert list(tmpdir.iterdir()) == [], f"left in the temp folder after {delay:.2f}s"
     if code in (0, -signum):  # the sync finished before the signal came (-signum: while exiting)
-        main_tf = (repo / "deploy/terraform/environments/production/main.tf").read_text()
-        assert re.search(r"max_capacity\s+= 6\n", main_tf)
+        main_tf = parse(repo / "deploy/terraform/environments/production/main.tf")
+        assert block(main_tf, "module", "scaling")["max_capacity"] == 6
         return
     assert code == 128 + signum, err
     assert err.splitlines() == [STOPPED_LINE.format(name=signum.name)], err

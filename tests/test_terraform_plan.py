@@ -25,6 +25,7 @@ from bluegreen.emulator import sandbox
 from bluegreen.model import ALL_AT_ONCE_CONFIG, Environment
 from bluegreen.validate import validate_file
 
+from tests.support.hcl import body, parse
 from tests.support.rendering import SPECS, spec_id
 
 pytestmark = pytest.mark.terraform
@@ -298,6 +299,31 @@ def test_allowed_account_ids_is_checked_against_the_emulator(emulator, working_c
     sandbox.terraform(root, "init")
     with pytest.raises(sandbox.TerraformError, match=rf"not allowed.*{other}|{other}.*not allowed"):
         sandbox.terraform(root, "plan", "-input=false", "-lock=false")
+
+
+def test_the_override_follows_the_roots_own_aws_providers_and_backend(tmp_path):
+    """Each `provider "aws"` of the root's own files gets its override, commented-out blocks and
+    override files aside; an S3 backend is replaced by a local one; a file that is not HCL is refused."""
+    (tmp_path / "providers.tf").write_text(
+        '/* provider "aws" { alias = "commented" } */\n'
+        'provider "aws" {\n  region = "eu-west-1"\n  default_tags {\n    tags = { A = "b" }\n  }\n}\n'
+        '# provider "aws" {\n'
+        'provider "aws" {\n  alias  = "us_east_1"\n  region = "us-east-1"\n}\n'
+        'provider "random" {}\n'
+    )
+    (tmp_path / "backend.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    (tmp_path / "team_override.tf").write_text('provider "aws" {\n  alias = "overridden"\n}\n')
+    override = parse(sandbox.write_provider_override(tmp_path, "http://127.0.0.1:1", "eu-west-1"))
+    assert [body(provider).get("alias") for provider in override.blocks("provider", "aws")] == [
+        None,
+        "us_east_1",
+    ]
+    assert [
+        backend.labels for settings in override.blocks("terraform") for backend in settings.blocks("backend")
+    ] == [["backend", "local"]]
+    (tmp_path / "broken.tf").write_text('resource "x" {\n')
+    with pytest.raises(sandbox.SandboxError, match=r"broken\.tf: not valid HCL"):
+        sandbox.write_provider_override(tmp_path, "http://127.0.0.1:1", "eu-west-1")
 
 
 def _child_moto_pids() -> set[int]:

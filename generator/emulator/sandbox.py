@@ -7,8 +7,8 @@ root, never by editing them. Nothing here needs an AWS account, and nothing
 here talks to AWS: every endpoint of the provider points at the emulator and
 the credentials are fake or minted by the emulator itself.
 
-moto and boto3 are imported lazily so that this module (and the CLI) imports
-without them; only the functions that need them require `moto[server]`.
+moto, boto3 and python-hcl2 are imported lazily so that this module (and the CLI)
+imports without them; only the functions that need them require the `demo` extra.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -713,48 +712,42 @@ def seed_model(endpoint: str, model: ServiceModel) -> dict[str, NetworkSeed]:
 
 # --- the override file -------------------------------------------------------------------
 
-_PROVIDER_BLOCK = re.compile(r'^\s*provider\s+"aws"\s*\{', re.MULTILINE)
-_BACKEND = re.compile(r'^\s*backend\s+"(\w+)"', re.MULTILINE)
 
+def _root_files(root: Path) -> list[dict[str, Any]]:
+    """A root's own .tf files (its override files aside), parsed with python-hcl2."""
+    try:
+        import hcl2
+        from lark.exceptions import LarkError
+    except ImportError as error:
+        raise SandboxError(
+            "the emulator's override file reads HCL with python-hcl2: pip install 'python-hcl2>=8.1'"
+        ) from error
 
-def _provider_aliases(root: Path) -> list[str | None]:
-    """The `provider "aws"` blocks of a root's own files: None for the default, else the alias."""
-    aliases: list[str | None] = []
+    options = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+    parsed = []
     for path in sorted(root.glob("*.tf")):
         if path.name.endswith("_override.tf") or path.name == "override.tf":
             continue
-        text = _strip_comments(path.read_text())
-        for match in _PROVIDER_BLOCK.finditer(text):
-            body = _block_body(text, match.end() - 1)
-            alias = re.search(r'^\s*alias\s*=\s*"([^"]+)"', body, re.MULTILINE)
-            aliases.append(alias.group(1) if alias else None)
-    return aliases
+        try:
+            parsed.append(hcl2.loads(path.read_text(), serialization_options=options))
+        except LarkError as error:
+            raise SandboxError(f"{path}: not valid HCL: {error}") from error
+    return parsed
 
 
-def _strip_comments(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
-    return re.sub(r"(?m)^\s*(#|//).*$", "", text)
+def _provider_aliases(files: list[dict[str, Any]]) -> list[str | None]:
+    """The `provider "aws"` blocks of a root's files: None for the default, else the alias."""
+    return [
+        block["aws"].get("alias") for file in files for block in file.get("provider", []) if "aws" in block
+    ]
 
 
-def _block_body(text: str, open_brace: int) -> str:
-    """The text between the brace at `open_brace` and its match, nested blocks included."""
-    depth = 0
-    for index in range(open_brace, len(text)):
-        if text[index] == "{":
-            depth += 1
-        elif text[index] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_brace + 1 : index]
-    return text[open_brace + 1 :]
-
-
-def _root_backend(root: Path) -> str | None:
-    for path in sorted(root.glob("*.tf")):
-        if not path.name.endswith("_override.tf"):
-            found = _BACKEND.search(_strip_comments(path.read_text()))
-            if found:
-                return found.group(1)
+def _root_backend(files: list[dict[str, Any]]) -> str | None:
+    """The type of the root's `backend "TYPE"` block, if it has one."""
+    for file in files:
+        for settings in file.get("terraform", []):
+            for backend in settings.get("backend", []):
+                return next(iter(backend))
     return None
 
 
@@ -836,12 +829,13 @@ def write_provider_override(
       `backend "local"` override replaces it, so state stays in the root directory.
     """
     root = Path(root_dir)
-    aliases = _provider_aliases(root)
+    files = _root_files(root)
+    aliases = _provider_aliases(files)
     if None not in aliases:
         raise SandboxError(
             f'{root}: no `provider "aws"` block to override; the generated providers.tf should have one'
         )
-    backend = _root_backend(root)
+    backend = _root_backend(files)
     text = provider_override_text(
         endpoint,
         region,
