@@ -87,10 +87,13 @@ def _stop_signals() -> Iterator[None]:
 
 def _stop_children() -> None:
     """Stop the programs this process started, and theirs (git under Copier, and the git
-    commands `git worktree add` runs; `copier check-update`), as Ctrl-C does, and wait
-    for them, so that none writes into a directory after it is removed. SIGINT whatever
-    the signal: a Python child (Copier) then cleans up its own clones, where SIGTERM
-    would end it on the spot and leave them in the temp folder.
+    commands `git worktree add` runs; `copier check-update`; the template's migration),
+    and wait for them, so that none writes into a directory after it is removed. Copier
+    gets SIGINT whatever the signal, as from Ctrl-C: it then cleans up its own clones,
+    where SIGTERM would end it on the spot and leave them in the temp folder. The others
+    get SIGTERM: git cleans up on either, and a Python child still starting (the
+    migration) ends quietly on SIGTERM, where SIGINT makes it print "Fatal Python error"
+    into this process's stderr, which it shares.
 
     A terminal's Ctrl-C reaches the whole process group anyway; a `kill PID` or a CI
     runner's SIGTERM may reach this process alone. Linux lists a task's children in
@@ -102,7 +105,7 @@ def _stop_children() -> None:
         descendants.extend(_children_of(pid))
     for pid in descendants:
         with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signal.SIGINT if _is_copier(pid) else signal.SIGTERM)
     deadline = time.monotonic() + 5
     for pid in descendants:
         while _running(pid, reap=pid in children):
@@ -111,6 +114,16 @@ def _stop_children() -> None:
                     os.kill(pid, signal.SIGKILL)
                 deadline += 1
             time.sleep(0.01)
+
+
+def _is_copier(pid: int) -> bool:
+    """Whether `pid` runs Copier (`python -m copier ...` or the `copier` script)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            argv = file.read().split(b"\0")
+    except OSError:
+        return False
+    return any(arg == b"copier" or arg.endswith(b"/copier") for arg in argv[:3])
 
 
 def _children_of(pid: int) -> list[int]:

@@ -249,3 +249,37 @@ def test_check_stopped_while_copier_check_update_runs_leaves_no_clone(committed_
     assert process.returncode == 143, err
     assert err.splitlines() == [STOPPED_LINE.format(name="SIGTERM")]
     assert list(tmpdir.iterdir()) == []
+
+
+def test_a_python_child_stopped_while_it_starts_prints_nothing(tmp_path):
+    """A stop reaching a Python child (the template's migration under Copier) while it is still
+    starting: SIGINT would make it print "Fatal Python error: init_import_site" and a
+    KeyboardInterrupt traceback into the stderr it shares with bluegreen; it gets SIGTERM."""
+    script = (
+        "import subprocess, sys, time\n"
+        "from bluegreen import cli\n"
+        "children = [subprocess.Popen([sys.executable, '-c', 'import json, email, http.client'])"
+        " for _ in range(4)]\n"
+        "time.sleep(0.01)\n"
+        "cli._stop_children()\n"
+        "print([child.returncode for child in children])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", "a child stopped during its start-up printed into the shared stderr"
+
+
+def test_copier_children_are_stopped_with_sigint_to_clean_up_their_clones():
+    from bluegreen import cli
+
+    copier = subprocess.Popen([sys.executable, "-m", "copier", "--help"], stdout=subprocess.DEVNULL)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert cli._is_copier(copier.pid)
+        assert not cli._is_copier(other.pid)
+    finally:
+        for child in (copier, other):
+            child.kill()
+            child.wait()
