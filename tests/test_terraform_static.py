@@ -33,7 +33,8 @@ ROOT_FILES = ("backend.tf", "main.tf", "outputs.tf", "providers.tf", "variables.
 # Branches no other spec takes: quoted tag keys, several subnet tags, DNS without
 # HTTPS, strings HCL would otherwise interpolate, SSM-only secrets, spot, a memory
 # policy alone and then none, linear shift with an approval wait, no rollback,
-# the p99 alarm alone, explicit test listener CIDRs, access logs, an explicit VPC.
+# the p99 alarm alone, explicit test listener CIDRs, access logs, an explicit VPC, state in
+# another region than the service's (the bootstrap's second provider) with a pinned account.
 EDGE_SPEC = r"""
 schema_version: 1
 name: edge
@@ -73,6 +74,7 @@ deployment:
   alarms: {http_5xx_percent: null, p99_latency_ms: 250}
 alb: {deletion_protection: false, idle_timeout_seconds: 30, access_logs_bucket: my-alb-logs}
 logs: {retention_days: 7}
+state: {bucket: edge-terraform-state, region: us-east-1}
 environments:
   qa:
     dns: {record: edge-qa}
