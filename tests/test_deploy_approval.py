@@ -154,6 +154,7 @@ class Held:
     green: str
     task_sets_while_ready: list[dict[str, Any]]
     status_while_ready: subprocess.CompletedProcess[str]
+    deploy_while_ready: subprocess.CompletedProcess[str]
     prod_while_ready: str
     test_while_ready: str
     early_approve: subprocess.CompletedProcess[str]
@@ -169,6 +170,7 @@ def held(stack: Stack) -> Held:
         deployment = stack.latest()
         task_sets = stack.task_sets()
         status = stack.run("status", ENV)
+        deploy_again = stack.run("deploy", ENV, IMAGE_TAG=TAGS[2])
         prod, test = stack.forwards_to("prod_listener_arn"), stack.forwards_to("test_listener_arn")
         approve = stack.run("approve", ENV)
         result = deploy.result()
@@ -177,7 +179,9 @@ def held(stack: Stack) -> Held:
         for name in (stack.output("blue_target_group_name"), stack.output("green_target_group_name"))
         if name != blue
     )
-    return Held(result, deployment, blue, green, task_sets, status, prod, test, early_approve, approve)
+    return Held(
+        result, deployment, blue, green, task_sets, status, deploy_again, prod, test, early_approve, approve
+    )
 
 
 def test_green_waits_on_the_test_listener_while_production_stays_on_blue(held: Held):
@@ -208,6 +212,16 @@ def test_status_shows_the_deployment_waiting_for_approval(stack: Stack, held: He
         "traffic: blue" in held.status_while_ready.stdout
         or "traffic: green" in held.status_while_ready.stdout
     )
+
+
+def test_a_deploy_while_a_deployment_waits_for_approval_says_so_and_changes_nothing(held: Held):
+    refused = held.deploy_while_ready
+    assert refused.returncode == 1
+    assert (
+        f"deployment {held.deployment['deploymentId']} of {ENV} waits for approval: approve it "
+        f"(deploy/execute.sh approve {ENV})" in refused.stderr
+    )
+    assert "Apply complete" not in refused.stdout
 
 
 def test_approve_moves_production_traffic_to_green_and_the_deploy_job_succeeds(stack: Stack, held: Held):
