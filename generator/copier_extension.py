@@ -126,6 +126,13 @@ class ServiceModelHook(ContextHook):
         context["answers_yaml"] = _recorded_answers_cached(
             dict(context["_copier_answers"]), str(context.get("template_url") or "")
         )
+        # Public contract: where this repository's template release lives, as recorded in
+        # .copier-answers.yml (`url` empty when no URL is known), for jobs that install it.
+        record = yaml.safe_load(context["answers_yaml"]) or {}
+        context["template_release"] = {
+            "url": str(record.get("_src_path") or ""),
+            "ref": str(record.get("_commit") or ""),
+        }
 
 
 def _recorded_answers_cached(answers: dict[str, Any], template_url: str) -> str:
