@@ -155,10 +155,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
-    from .render import render_new
+    from .render import render_new, unrecorded_source_note
 
     dest = render_new(args.file, args.dest, template=args.template, vcs_ref=args.vcs_ref)
     print(f"{args.file}: rendered into {dest}")
+    if note := unrecorded_source_note(dest):
+        print(f"note: {note}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,6 +25,7 @@ from .errors import SpecError, TemplateVersionError
 from .hcl import FILTERS as HCL_FILTERS
 from .iam import template_context
 from .migrations import MigrationError, migrate_data
+from .resources import template_root
 from .schema import service_schema
 from .validate import validate_data
 
@@ -56,7 +61,12 @@ def is_remote(source: str) -> bool:
     return "://" in source or source.startswith("git@")
 
 
-def recorded_answers(answers: dict[str, Any], template_url: str, version: str = __version__) -> str:
+def recorded_answers(
+    answers: dict[str, Any],
+    template_url: str,
+    version: str = __version__,
+    release: tuple[str, str | None] | None = None,
+) -> str:
     """.copier-answers.yml as YAML: `_commit`, `_src_path`, then the blocks in the schema's
     order, each value in the spec's own order (an `environments` mapping listing staging
     before production stays so). Never sorted: Copier renders its merge base from these
@@ -64,20 +74,80 @@ def recorded_answers(answers: dict[str, Any], template_url: str, version: str = 
     The top level has one fixed order, whatever order Copier gathered the answers in (a
     fresh copy, an update, a sync), so the same spec always records the same bytes.
 
-    A template rendered from a local folder (the one bundled with bluegreen, a checkout)
-    is recorded as `template_url`, so `copier update` reaches its releases from anywhere; a
-    folder that is no git repository (the bundled template) is release `v<bluegreen version>`.
+    The template source and version are recorded as `release` when given (a sync rendering
+    the recorded release from the installed bluegreen keeps what was recorded), else as
+    release_of() says; `_src_path` is left out when no URL is known.
     """
     record = dict(answers)
-    if not is_remote(str(record.get("_src_path", ""))):
-        record["_src_path"] = template_url
-        record.setdefault("_commit", f"v{version}")
+    url, ref = release or release_of(str(record.get("_src_path", "")), record.get("_commit"), template_url, version)
+    record.pop("_src_path", None)
+    record.pop("_commit", None)
+    if ref:
+        record["_commit"] = ref
+    if url:
+        record["_src_path"] = url
     order = ("_commit", "_src_path", *SPEC_KEYS)
     ordered = {key: record[key] for key in order if key in record}
     ordered.update((key, value) for key, value in record.items() if key not in ordered)
     return yaml.safe_dump(
         ordered, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000
     )
+
+
+def release_of(
+    source: str, commit: str | None, template_url: str, version: str = __version__
+) -> tuple[str, str | None]:
+    """(git URL or "", version) a render from `source` at Copier's `commit` is recorded as.
+
+    - A URL the user passed: itself, at the version Copier rendered.
+    - The template bundled with this bluegreen: release `v<version>` of `template_url`
+      (copier.yml's setting, "" in a release built without one), whatever the folder is.
+    - A local git checkout at a tag with an `origin` that is a URL: that remote, at that tag.
+    - Any other folder (a checkout between tags, or without a remote): no URL, Copier's
+      version as it is; never a local commit next to a URL that does not have it.
+    """
+    if is_remote(source):
+        return source, commit
+    folder = Path(source)
+    if _same_folder(folder, template_root()):
+        return template_url, f"v{version}"
+    if commit and _git(folder, "rev-parse", "--quiet", "--verify", f"refs/tags/{commit}") is not None:
+        remote = (_git(folder, "remote", "get-url", "origin") or "").strip()
+        if is_remote(remote):
+            return remote, commit
+    return "", commit
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    """git's output in `folder`, or None when it fails (no repository, no such ref)."""
+    try:
+        result = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+# While set, renders record this (URL, version) as the template release: a sync renders the
+# recorded release from a throwaway git copy of the bundled template, which must not be what
+# the repository records.
+RECORDED_RELEASE: ContextVar[tuple[str, str | None] | None] = ContextVar("RECORDED_RELEASE", default=None)
+
+
+@contextlib.contextmanager
+def recording(url: str, ref: str | None) -> Iterator[None]:
+    """Renders inside record (url, ref) as the template release."""
+    token = RECORDED_RELEASE.set((url, ref))
+    try:
+        yield
+    finally:
+        RECORDED_RELEASE.reset(token)
 
 
 def copier_data(spec: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +208,8 @@ class ServiceModelHook(ContextHook):
 def _recorded_answers_cached(answers: dict[str, Any], template_url: str) -> str:
     """recorded_answers, once per answer set: the hook runs for every file and path Copier
     renders (hundreds per render), and dumping the YAML each time took most of a render."""
-    key = json.dumps([answers, template_url], default=str)  # order kept: it is recorded
+    release = RECORDED_RELEASE.get()
+    key = json.dumps([answers, template_url, release], default=str)  # order kept: it is recorded
     if key not in _answers_yaml:
-        _answers_yaml[key] = recorded_answers(answers, template_url)
+        _answers_yaml[key] = recorded_answers(answers, template_url, release=release)
     return _answers_yaml[key]

@@ -12,6 +12,7 @@ reports what it would change, and asks Copier whether a newer template version e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,16 +20,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .copier_extension import SPEC_KEYS, copier_data
+from . import __version__
+from .copier_extension import SPEC_KEYS, copier_data, recording
 from .errors import Problem, RepositoryError, SpecError, ToolError, describe, naming
 from .loader import load_spec
 from .render import private_tempdir, run_copy, run_update
+from .resources import template_root
 from .validate import validate
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -128,14 +132,15 @@ def sync(repo: str | Path) -> SyncResult:
         )
     answers = _answers(root)
     data = _spec_data(root / SPEC_FILE, str(Path(repo) / SPEC_FILE))
-    run_update(
-        root,
-        str(answers["_src_path"]),
-        vcs_ref=str(answers["_commit"]),
-        data=data,
-        skip_answered=True,
-        conflict="inline",
-    )
+    with (
+        _release_source(answers) as source,
+        _pointing_at(root, answers, source),
+        recording(str(answers.get("_src_path") or ""), str(answers["_commit"])),
+    ):
+        run_update(
+            root, source, vcs_ref=str(answers["_commit"]), data=data, skip_answered=True, conflict="inline"
+        )
+        _restore_deleted(root, source, str(answers["_commit"]), data)
     conflicts = _git(root, "diff", "--name-only", "-z", "--diff-filter=U").split("\0")
     return SyncResult(
         repo=root,
@@ -143,6 +148,92 @@ def sync(repo: str | Path) -> SyncResult:
         changed=sorted({path for _, path in _status(root)}),
         conflicts=sorted(set(filter(None, conflicts))),
     )
+
+
+@contextlib.contextmanager
+def _pointing_at(root: Path, answers: dict[str, Any], source: str) -> Iterator[None]:
+    """The answers file names `source` while Copier updates: Copier renders its merge base
+    from the answers' _src_path. In the work tree only, hidden from git status (Copier
+    refuses a dirty repository) and not in the index, which Copier diffs against; the
+    update's render writes the record back as it was (the `recording` above)."""
+    if source == answers.get("_src_path"):
+        yield
+        return
+    answers_file = root / ANSWERS_FILE
+    recorded = answers_file.read_bytes()
+    _git(root, "update-index", "--assume-unchanged", "--", ANSWERS_FILE)
+    try:
+        answers_file.write_text(yaml.safe_dump({**answers, "_src_path": source}, sort_keys=False), encoding="utf-8")
+        yield
+    except BaseException:
+        answers_file.write_bytes(recorded)
+        raise
+    finally:
+        _git(root, "update-index", "--no-assume-unchanged", "--", ANSWERS_FILE)
+
+
+@contextlib.contextmanager
+def _release_source(answers: dict[str, Any]) -> Iterator[str]:
+    """Where to render the template release `answers` record, as a Copier source.
+
+    The release of the installed bluegreen is its own bundled template, offline: a
+    throwaway git repository of it, tagged as that release (Copier's update needs git).
+    Another release comes from the recorded URL; with none recorded there is nowhere to
+    get it from, and the error says what would do.
+    """
+    ref = str(answers["_commit"])
+    if ref == f"v{__version__}":
+        with private_tempdir() as scratch:
+            yield str(_bundled_release(scratch / "template", ref))
+        return
+    url = answers.get("_src_path")
+    if not url:
+        raise RepositoryError(
+            ANSWERS_FILE,
+            [
+                Problem(
+                    None,
+                    None,
+                    "_src_path",
+                    f"the template's git URL, to render release {ref} (or install bluegreen "
+                    f"{ref.removeprefix('v')}, whose own template is that release)",
+                    f"none, and bluegreen {__version__} is installed",
+                )
+            ],
+        )
+    yield str(url)
+
+
+_RELEASE_PARTS = ("copier.yml", "template", "partials", "schema")
+
+
+def _bundled_release(destination: Path, ref: str) -> Path:
+    """A git repository holding the bundled template alone, its one commit tagged `ref`."""
+    source = template_root()
+    destination.mkdir(parents=True)
+    for part in _RELEASE_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, destination / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif (source / part).is_file():
+            shutil.copy2(source / part, destination / part)
+    identity = ("-c", "user.name=bluegreen", "-c", "user.email=bluegreen@localhost", "-c", "commit.gpgsign=false")
+    for args in (("init", "--quiet"), ("add", "--all"), ("commit", "--quiet", "-m", ref), ("tag", ref)):
+        _git(destination, *identity, *args)
+    return destination
+
+
+def _restore_deleted(root: Path, source: str, ref: str, data: dict[str, Any]) -> None:
+    """Generated files the repository deleted, rendered again: Copier's update keeps a
+    committed deletion as wanted, but a deploy root or script missing one of its files is
+    broken, and the team's way to drop a generated file is the spec or the template."""
+    with private_tempdir() as scratch:
+        rendered = scratch / "rendered"
+        run_copy(source, rendered, data=data, vcs_ref=ref)
+        for path in sorted(p for p in rendered.rglob("*") if p.is_file()):
+            target = root / path.relative_to(rendered)
+            if not target.exists() and not target.is_symlink():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
 
 
 def check(repo: str | Path, strict: bool = False) -> CheckResult:
@@ -168,9 +259,15 @@ def check(repo: str | Path, strict: bool = False) -> CheckResult:
             # Before the sync below: it would re-render some of the files.
             broken, notes = _broken_files(copy)
             drift = _strict_drift(copy, answers, data, Path(scratch)) if strict else _sync_drift(copy)
-    update_available, current, latest = _update_data(root)
+    update_available, latest, lookup_note = _update_data(root, answers)
     return CheckResult(
-        drift, current, latest, update_available, uncommitted=bool(_status(root)), broken=broken, notes=notes
+        drift,
+        str(answers["_commit"]).removeprefix("v"),
+        latest,
+        update_available,
+        uncommitted=bool(_status(root)),
+        broken=broken,
+        notes=notes + ([lookup_note] if lookup_note else []),
     )
 
 
@@ -240,7 +337,8 @@ def _sync_drift(copy: Path) -> list[Drift]:
 def _strict_drift(copy: Path, answers: dict[str, Any], data: dict[str, Any], scratch: Path) -> list[Drift]:
     """The tracked files of `copy` (a clone of the last commit) against a plain render."""
     rendered = scratch / "rendered"
-    run_copy(str(answers["_src_path"]), rendered, data=data, vcs_ref=str(answers["_commit"]))
+    with _release_source(answers) as source:
+        run_copy(source, rendered, data=data, vcs_ref=str(answers["_commit"]))
     shutil.copyfile(copy / SPEC_FILE, rendered / SPEC_FILE)  # the spec is the input, kept as written
     ours = set(filter(None, _git(copy, "ls-files", "-z").split("\0")))
     theirs = {p.relative_to(rendered).as_posix() for p in rendered.rglob("*") if p.is_file()}
@@ -254,8 +352,14 @@ def _strict_drift(copy: Path, answers: dict[str, Any], data: dict[str, Any], scr
     return sorted(drift, key=lambda item: item.path)
 
 
-def _update_data(root: Path) -> tuple[bool, str, str]:
-    """Copier's own check-update (PEP 440 ordering of the template's git tags)."""
+def _update_data(root: Path, answers: dict[str, Any]) -> tuple[bool, str, str | None]:
+    """(newer release tagged?, latest version, a note) from Copier's own check-update (PEP 440
+    ordering of the template's git tags). Looking up is advisory: with no URL recorded, or
+    one that cannot be reached, the drift check stands and a note says what was not done."""
+    current = str(answers["_commit"]).removeprefix("v")
+    url = answers.get("_src_path")
+    if not url:
+        return False, current, "no template URL is recorded (_src_path): newer releases were not looked up"
     with private_tempdir() as scratch:  # the child's clones land there, removed whatever happens
         result = subprocess.run(
             [sys.executable, "-m", "copier", "check-update", "--output-format", "json", str(root)],
@@ -264,26 +368,39 @@ def _update_data(root: Path) -> tuple[bool, str, str]:
             check=False,
             env={**os.environ, "TMPDIR": str(scratch)},
         )
-    if result.returncode != 0:
-        raise ToolError(f"copier check-update failed: {result.stderr.strip() or result.stdout.strip()}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    return bool(report["update_available"]), str(report["current_version"]), str(report["latest_version"])
+    lines = result.stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if result.returncode == 0 and lines else None
+    except json.JSONDecodeError:
+        report = None
+    if report is None:
+        detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.returncode}").splitlines()
+        return False, current, f"newer template releases were not looked up ({url}): {detail[-1].strip()}"
+    return bool(report["update_available"]), str(report["latest_version"]), None
 
 
 def _repo_root(repo: str | Path) -> Path:
-    """The generated repository (its .copier-answers.yml), inside a git work tree."""
-    root = Path(repo).absolute()
-    if not (root / ANSWERS_FILE).is_file():
-        raise RepositoryError(
-            str(root),
-            [Problem(None, None, ANSWERS_FILE, "a repository generated by bluegreen", "none there")],
-        )
+    """The generated repository (the folder of its .copier-answers.yml) holding `repo`: the
+    folder itself or the nearest one above it, inside a git work tree."""
+    start = Path(repo).absolute()
     try:
-        _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
-    except subprocess.CalledProcessError:
+        top = Path(_git(start, "rev-parse", "--show-toplevel").strip())
+        _git(start, "rev-parse", "--verify", "--quiet", "HEAD")
+    except (subprocess.CalledProcessError, NotADirectoryError, FileNotFoundError):
+        top = None
+    root = next(
+        (folder for folder in (start, *start.parents) if (folder / ANSWERS_FILE).is_file()),
+        None,
+    )
+    if root is None or (top is not None and not root.resolve().is_relative_to(top.resolve())):
+        raise RepositoryError(
+            str(start),
+            [Problem(None, None, ANSWERS_FILE, "a repository generated by bluegreen", "none there or above")],
+        )
+    if top is None:
         raise RepositoryError(
             str(root), [Problem(None, None, "git", "a git work tree with a commit", "none")]
-        ) from None
+        )
     return root
 
 
@@ -298,12 +415,13 @@ def _answers(root: Path) -> dict[str, Any]:
         raise SpecError(source, [Problem(None, None, "", "Copier's answers", "no mapping")])
     problems = [
         Problem(None, None, key, what, "none" if not answers.get(key) else describe(answers[key]))
-        for key, what in (
-            ("_src_path", "the template source (a string)"),
-            ("_commit", "the template's git version (a string)"),
-        )
+        for key, what in (("_commit", "the template's version (a string)"),)
         if not answers.get(key) or not isinstance(answers[key], str)
     ]
+    if "_src_path" in answers and not isinstance(answers["_src_path"], str):
+        problems.append(
+            Problem(None, None, "_src_path", "the template's git URL (a string)", describe(answers["_src_path"]))
+        )
     if problems:
         raise SpecError(source, problems)
     return answers

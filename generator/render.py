@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import copier
+import yaml
 from copier.errors import CopierError, ExtensionNotFoundError
 from jinja2 import TemplateError
 from plumbum import ProcessExecutionError
@@ -206,3 +207,17 @@ def _first_missing_ancestor(path: Path) -> Path | None:
     while not path.exists():
         missing, path = path, path.parent
     return missing
+
+
+def unrecorded_source_note(repo: Path) -> str | None:
+    """What `copier update` will need, in one line, when `repo` records no template URL."""
+    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text(encoding="utf-8")) or {}
+    if answers.get("_src_path"):
+        return None
+    release = answers.get("_commit") or "none"
+    return (
+        f"no template URL is recorded (release {release}): `copier update` needs `_src_path: <the template's "
+        "git URL>` in .copier-answers.yml (or render with --template URL; a platform team sets template_url "
+        "in copier.yml once); `bluegreen sync` and `check` use the installed bluegreen's template while it "
+        "is that release"
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,9 +137,11 @@ def test_every_command_works_from_another_folder(venv: Path, outside: Path):
     repo = outside / "minimal-service"
     assert (repo / "deploy/terraform/environments/production/main.tf").is_file()
     answers = yaml.safe_load((repo / ".copier-answers.yml").read_text())
-    # The bundled template is recorded as its release in the template's git repository.
+    # The bundled template is recorded as its release; this wheel was built with no
+    # template_url, so no URL is recorded, and `new` says what `copier update` will need.
     config = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
-    assert answers["_src_path"] == config["template_url"]["default"]
+    assert config["template_url"]["default"] == "" and "_src_path" not in answers
+    assert "`copier update` needs `_src_path:" in new.stderr
     version = run([str(venv / "bluegreen"), "--version"], outside).stdout.split()[-1]
     assert answers["_commit"] == f"v{version}"
     ci = (repo / ".gitlab-ci.yml").read_text()
@@ -221,3 +224,63 @@ def test_bluegreen_new_from_a_url_and_sync(venv: Path, outside: Path, template_r
     sync = run([str(venv / "bluegreen"), "sync"], repo)
     assert sync.returncode == 0, sync.stdout + sync.stderr
     assert "team-billing" in (repo / "README.md").read_text()
+
+
+def offline(command: list[str]) -> list[str]:
+    """`command` in a network namespace of its own, with no interface but loopback: a clone
+    of any URL but a local one fails there."""
+    assert shutil.which("unshare"), "unshare (util-linux) runs the offline day-one loop"
+    return ["unshare", "--net", "--", *command]
+
+
+def test_day_one_loop_offline_with_the_bundled_template(venv: Path, tmp_path: Path):
+    """A new user's everyday loop from the wheel, with no network: new, commit, edit the spec,
+    sync, check, check and sync from a subfolder. The repository records the installed
+    bluegreen's release, so its bundled template is that release and nothing is cloned."""
+    spec = tmp_path / "service.yaml"
+    spec.write_text(SPEC.read_text())
+    bluegreen = str(venv / "bluegreen")
+    assert run(offline([bluegreen, "new", "service.yaml", "svc"]), tmp_path).returncode == 0
+    repo = tmp_path / "svc"
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "new service")
+    service = repo / "service.yaml"
+    service.write_text(service.read_text() + 'description: "Takes card payments"\n')
+    git(repo, "commit", "-q", "-am", "describe the service")
+
+    sync = run(offline([bluegreen, "sync"]), repo)
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    assert "Takes card payments" in (repo / "README.md").read_text()
+    git(repo, "commit", "-q", "-am", "sync")
+    check = run(offline([bluegreen, "check"]), repo)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "up to date (template 0.2.0)" in check.stdout
+    assert "no template URL is recorded" in check.stdout
+
+    # From a subfolder, the repository above it.
+    subfolder = repo / "deploy/terraform"
+    service.write_text(service.read_text().replace("Takes card payments", "Takes payments"))
+    git(repo, "commit", "-q", "-am", "new description")
+    drift = run(offline([bluegreen, "check"]), subfolder)
+    assert drift.returncode == 1 and "differs from service.yaml: changed: README.md" in drift.stdout, drift.stdout
+    assert run(offline([bluegreen, "sync"]), subfolder).returncode == 0
+    git(repo, "commit", "-q", "-am", "sync")
+    assert run(offline([bluegreen, "check"]), subfolder).returncode == 0
+
+    # A release built with a template URL that cannot be reached from here: the drift check
+    # stands, the lookup of newer releases is a one-line note.
+    answers_file = repo / ".copier-answers.yml"
+    answers_file.write_text(
+        answers_file.read_text().replace(
+            "_commit: v0.2.0\n", "_commit: v0.2.0\n_src_path: https://gitlab.example.invalid/platform/bluegreen.git\n"
+        )
+    )
+    git(repo, "commit", "-q", "-am", "the platform's template URL")
+    unreachable = run(offline([bluegreen, "check"]), subfolder)
+    assert unreachable.returncode == 0, unreachable.stdout + unreachable.stderr
+    (note,) = [line for line in unreachable.stdout.splitlines() if line.startswith("note:")]
+    assert "newer template releases were not looked up (https://gitlab.example.invalid/" in note
+    assert run(offline([bluegreen, "sync"]), repo).returncode == 0
+    assert "_src_path: https://gitlab.example.invalid/" in answers_file.read_text()
+    assert not git(repo, "status", "--porcelain")
