@@ -415,7 +415,7 @@ def _answers(root: Path) -> dict[str, Any]:
         raise SpecError(source, [Problem(None, None, "", "Copier's answers", "no mapping")])
     problems = [
         Problem(None, None, key, what, "none" if not answers.get(key) else describe(answers[key]))
-        for key, what in (("_commit", "the template's version (a string)"),)
+        for key, what in (("_commit", "the template's git version (a string)"),)
         if not answers.get(key) or not isinstance(answers[key], str)
     ]
     if "_src_path" in answers and not isinstance(answers["_src_path"], str):
