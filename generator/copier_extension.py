@@ -79,7 +79,9 @@ def recorded_answers(
     release_of() says; `_src_path` is left out when no URL is known.
     """
     record = dict(answers)
-    url, ref = release or release_of(str(record.get("_src_path", "")), record.get("_commit"), template_url, version)
+    url, ref = release or release_of(
+        str(record.get("_src_path", "")), record.get("_commit"), template_url, version
+    )
     record.pop("_src_path", None)
     record.pop("_commit", None)
     if ref:

@@ -29,7 +29,7 @@ import yaml
 
 from . import __version__
 from .copier_extension import SPEC_KEYS, copier_data, recording
-from .errors import Problem, RepositoryError, SpecError, ToolError, describe, naming
+from .errors import Problem, RepositoryError, SpecError, describe, naming
 from .loader import load_spec
 from .render import private_tempdir, run_copy, run_update
 from .resources import template_root
@@ -163,7 +163,9 @@ def _pointing_at(root: Path, answers: dict[str, Any], source: str) -> Iterator[N
     recorded = answers_file.read_bytes()
     _git(root, "update-index", "--assume-unchanged", "--", ANSWERS_FILE)
     try:
-        answers_file.write_text(yaml.safe_dump({**answers, "_src_path": source}, sort_keys=False), encoding="utf-8")
+        answers_file.write_text(
+            yaml.safe_dump({**answers, "_src_path": source}, sort_keys=False), encoding="utf-8"
+        )
         yield
     except BaseException:
         answers_file.write_bytes(recorded)
@@ -216,7 +218,14 @@ def _bundled_release(destination: Path, ref: str) -> Path:
             shutil.copytree(source / part, destination / part, ignore=shutil.ignore_patterns("__pycache__"))
         elif (source / part).is_file():
             shutil.copy2(source / part, destination / part)
-    identity = ("-c", "user.name=bluegreen", "-c", "user.email=bluegreen@localhost", "-c", "commit.gpgsign=false")
+    identity = (
+        "-c",
+        "user.name=bluegreen",
+        "-c",
+        "user.email=bluegreen@localhost",
+        "-c",
+        "commit.gpgsign=false",
+    )
     for args in (("init", "--quiet"), ("add", "--all"), ("commit", "--quiet", "-m", ref), ("tag", ref)):
         _git(destination, *identity, *args)
     return destination
@@ -420,7 +429,9 @@ def _answers(root: Path) -> dict[str, Any]:
     ]
     if "_src_path" in answers and not isinstance(answers["_src_path"], str):
         problems.append(
-            Problem(None, None, "_src_path", "the template's git URL (a string)", describe(answers["_src_path"]))
+            Problem(
+                None, None, "_src_path", "the template's git URL (a string)", describe(answers["_src_path"])
+            )
         )
     if problems:
         raise SpecError(source, problems)

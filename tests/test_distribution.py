@@ -263,7 +263,9 @@ def test_day_one_loop_offline_with_the_bundled_template(venv: Path, tmp_path: Pa
     service.write_text(service.read_text().replace("Takes card payments", "Takes payments"))
     git(repo, "commit", "-q", "-am", "new description")
     drift = run(offline([bluegreen, "check"]), subfolder)
-    assert drift.returncode == 1 and "differs from service.yaml: changed: README.md" in drift.stdout, drift.stdout
+    assert drift.returncode == 1 and "differs from service.yaml: changed: README.md" in drift.stdout, (
+        drift.stdout
+    )
     assert run(offline([bluegreen, "sync"]), subfolder).returncode == 0
     git(repo, "commit", "-q", "-am", "sync")
     assert run(offline([bluegreen, "check"]), subfolder).returncode == 0
@@ -273,7 +275,8 @@ def test_day_one_loop_offline_with_the_bundled_template(venv: Path, tmp_path: Pa
     answers_file = repo / ".copier-answers.yml"
     answers_file.write_text(
         answers_file.read_text().replace(
-            "_commit: v0.2.0\n", "_commit: v0.2.0\n_src_path: https://gitlab.example.invalid/platform/bluegreen.git\n"
+            "_commit: v0.2.0\n",
+            "_commit: v0.2.0\n_src_path: https://gitlab.example.invalid/platform/bluegreen.git\n",
         )
     )
     git(repo, "commit", "-q", "-am", "the platform's template URL")
