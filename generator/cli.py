@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -177,10 +176,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError("demo --keep goes with --deploy")
     if args.deploy:
         return run_demo_deploy(args.file, args.workdir, keep=args.keep)
-    dest = Path(args.workdir) / validate_file(args.file).name
-    if dest.exists():
-        shutil.rmtree(dest)
-    return run_demo(args.file, dest)
+    return run_demo(args.file, Path(args.workdir) / validate_file(args.file).name)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -270,7 +266,12 @@ def _parser() -> argparse.ArgumentParser:
         " against a local AWS emulator",
     )
     demo.add_argument("file", metavar="FILE", nargs="?")
-    demo.add_argument("--workdir", default=".demo", help="scratch directory (default: .demo)")
+    demo.add_argument(
+        "--workdir",
+        default=".demo",
+        help="scratch directory (default: .demo); demo renders into WORKDIR/NAME, which must be new,"
+        " empty or a folder demo made",
+    )
     demo.add_argument(
         "--deploy",
         action="store_true",

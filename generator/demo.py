@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .emulator.sandbox import (
     Emulator,
     SandboxError,
@@ -30,9 +31,67 @@ from .emulator.sandbox import (
     stop_detached,
     terraform,
 )
-from .errors import ToolError, UsageError
+from .errors import Problem, RepositoryError, ToolError, UsageError
 from .render import render_new
 from .validate import validate_file
+
+# What `demo` writes into each folder it creates (DIR/NAME): only a folder holding it is one
+# `demo` may delete or render over again. It is outside git: `--deploy` lists it in the repo's
+# .git/info/exclude (see _LOCAL_FILES); the plan-only render is no git repository.
+MARKER = ".bluegreen-demo"
+_DEMO_EMAIL = "demo@bluegreen.invalid"
+
+
+def _claim(folder: Path) -> bool:
+    """Whether `folder` is one `demo` made (True) or free to make (False: absent or empty).
+
+    Anything else (a file, a folder with content but no marker, a marked folder whose git
+    history has commits `demo` did not make) is refused before anything is touched or started.
+    """
+    if not folder.exists() and not folder.is_symlink():
+        return False
+    if folder.is_dir() and not folder.is_symlink():
+        entries = sorted(entry.name for entry in folder.iterdir())
+        if not entries:
+            return False
+        if (folder / MARKER).is_file():
+            if not (folder / ".git").exists() or _only_demo_commits(folder):
+                return True
+            found = f"{MARKER}, but a git repository with commits bluegreen demo did not make"
+        elif ".git" in entries:
+            commits = int(_git_quiet(folder, "rev-list", "--count", "--all").strip() or 0)
+            found = f"a git repository ({_count(commits, 'commit')}, {_count(len(entries), 'entry')})"
+        else:
+            found = f"a folder with {_count(len(entries), 'entry')}"
+        found += f" and no {MARKER}" if not (folder / MARKER).is_file() else ""
+    else:
+        found = "a symbolic link" if folder.is_symlink() else "a file"
+    found += "; move it away or pick another --workdir"
+    expected = f"no folder, an empty one or one bluegreen demo made (holding {MARKER})"
+    raise RepositoryError(str(folder), [Problem(None, None, "demo", expected, found)])
+
+
+def _count(number: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{number} {noun if number == 1 else plural}"
+
+
+def _only_demo_commits(repo: Path) -> bool:
+    authors = _git_quiet(repo, "log", "--all", "--format=%ae%n%ce")
+    return set(authors.split()) <= {_DEMO_EMAIL}
+
+
+def _git_quiet(repo: Path, *args: str) -> str:
+    """git's output, or "" when it fails (a folder that only looks like a repository)."""
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    return result.stdout if result.returncode == 0 else ""
+
+
+def _mark(folder: Path, spec: str | Path) -> None:
+    (folder / MARKER).write_text(
+        f"Made by bluegreen {__version__} `bluegreen demo` from {Path(spec).absolute()}.\n"
+        "bluegreen demo deletes and renders this folder again; it refuses folders without this file.\n"
+    )
 
 
 def run_demo(spec_path: str | Path, workdir: str | Path, *, out: Any = None) -> int:
@@ -45,8 +104,12 @@ def run_demo(spec_path: str | Path, workdir: str | Path, *, out: Any = None) -> 
 
     out = out or sys.stdout
     model = validate_file(spec_path)
+    ours = _claim(Path(workdir))
     find_terraform()  # fail before rendering and starting anything when there is none
+    if ours:
+        shutil.rmtree(workdir)
     repo = render_new(spec_path, Path(workdir))
+    _mark(repo, spec_path)
     print(f"rendered {spec_path} into {repo}", file=out)
     failures = 0
     with Emulator(patched=True) as emulator:
@@ -70,6 +133,7 @@ def run_demo(spec_path: str | Path, workdir: str | Path, *, out: Any = None) -> 
 EMULATOR_ENV_FILE = "emulator.env"
 # Files of a deployment rehearsal that are not the repository's: git ignores them.
 _LOCAL_FILES = (
+    MARKER,
     ".terraform/",
     ".terraform.d/",
     "*.tfstate",
@@ -95,10 +159,11 @@ def run_demo_deploy(
     """
     out = out or sys.stdout
     model = validate_file(spec_path)
+    ours = _claim(Path(workdir) / model.name)
     find_terraform()
     tools = _deploy_tools()
     workdir = Path(workdir).absolute()
-    repo = _render_or_sync(Path(spec_path), workdir / model.name, out)
+    repo = _render_or_sync(Path(spec_path), workdir / model.name, ours, out)
     model = validate_file(repo / "service.yaml")
     tag = _git(repo, "rev-parse", "HEAD").strip()
     env_file = workdir / EMULATOR_ENV_FILE
@@ -155,8 +220,22 @@ def _deploy_tools() -> dict[str, str]:
 
 
 def _git(repo: Path, *args: str) -> str:
+    # The demo's commits are the demo's whatever identity the environment sets: _claim counts on it.
+    identity = {
+        "GIT_AUTHOR_NAME": "bluegreen demo",
+        "GIT_AUTHOR_EMAIL": _DEMO_EMAIL,
+        "GIT_COMMITTER_NAME": "bluegreen demo",
+        "GIT_COMMITTER_EMAIL": _DEMO_EMAIL,
+    }
     try:
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["git", *args],
+            cwd=repo,
+            env={**os.environ, **identity},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except subprocess.CalledProcessError as error:
         raise ToolError(f"git {' '.join(args)} in {repo} failed: {error.stderr.strip()}") from None
 
@@ -164,23 +243,17 @@ def _git(repo: Path, *args: str) -> str:
 def _commit(repo: Path, message: str) -> None:
     _git(repo, "add", "-A")
     if _git(repo, "status", "--porcelain"):
-        _git(
-            repo,
-            "-c",
-            "user.name=bluegreen demo",
-            "-c",
-            "user.email=demo@bluegreen.invalid",
-            "commit",
-            "-qm",
-            message,
-        )
+        _git(repo, "commit", "-qm", message)
 
 
-def _render_or_sync(spec: Path, repo: Path, out: Any) -> Path:
-    """A new render, committed; or, when `repo` holds one, a fresh render of `spec` in its place,
-    committed (state, .terraform and the emulator override are git-ignored and stay)."""
-    if not (repo / ".copier-answers.yml").is_file():
+def _render_or_sync(spec: Path, repo: Path, ours: bool, out: Any) -> Path:
+    """A new render, committed; or, when `repo` is a demo's repository, a fresh render of `spec`
+    in its place, committed (state, .terraform and the emulator override are git-ignored and stay)."""
+    if not (ours and (repo / ".copier-answers.yml").is_file() and (repo / ".git").is_dir()):
+        if ours:
+            shutil.rmtree(repo)  # a demo's render that did not get as far as its first commit
         render_new(spec, repo)
+        _mark(repo, spec)
         _git(repo, "init", "-q")
         (repo / ".git" / "info" / "exclude").write_text("\n".join(_LOCAL_FILES) + "\n")
         _commit(repo, "bluegreen demo: rendered")

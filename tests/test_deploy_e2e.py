@@ -58,6 +58,7 @@ from typing import Any
 
 import pytest
 import yaml
+from bluegreen.demo import MARKER
 from bluegreen.emulator import sandbox
 from bluegreen.model import Environment
 from bluegreen.render import render_new
@@ -872,6 +873,10 @@ def _bluegreen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _git_out(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
 def test_demo_deploys_keeps_the_emulator_deploys_an_edit_and_stops(terraform_toolchain, tmp_path: Path):
     spec = tmp_path / "service.yaml"
     spec.write_text(SPEC.read_text())
@@ -902,6 +907,11 @@ def test_demo_deploys_keeps_the_emulator_deploys_an_edit_and_stops(terraform_too
         second = _bluegreen("demo", str(spec), "--deploy", "--workdir", str(workdir), "--keep", cwd=tmp_path)
 
         assert second.returncode == 0, second.stdout + second.stderr
+        # The second run re-rendered the demo's own repo, marked and with the marker outside git.
+        repo = workdir / validate_file(SPEC).name
+        assert (repo / MARKER).is_file()
+        assert MARKER not in _git_out(repo, "ls-files")
+        assert _git_out(repo, "status", "--porcelain") == ""
         assert f"still running at {endpoint}" in second.stdout
         assert "synced" in second.stdout
         assert re.search(r"^created deployment \S+$", second.stdout, re.MULTILINE), second.stdout

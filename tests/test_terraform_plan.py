@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bluegreen.demo import run_demo
+from bluegreen.demo import MARKER, run_demo
 from bluegreen.emulator import sandbox
 from bluegreen.model import ALL_AT_ONCE_CONFIG, Environment
 from bluegreen.validate import validate_file
@@ -343,8 +343,17 @@ def _child_moto_pids() -> set[int]:
 def test_demo_plans_the_example_and_leaves_nothing_running(terraform_toolchain, tmp_path):
     example = next(s for s in SPECS if s.name == "service.yaml")
     before = _child_moto_pids()
+    folder = tmp_path / "demo"
+    folder.mkdir()  # an empty folder is free to use
     out = io.StringIO()
-    assert run_demo(example, tmp_path / "demo", out=out) == 0, out.getvalue()
+    assert run_demo(example, folder, out=out) == 0, out.getvalue()
+    assert (folder / MARKER).is_file()
+    # Twice in a row, as `make demo` twice does: the demo renders its own folder again.
+    (folder / "left-over.tf").write_text("# from an older render\n")
+    out = io.StringIO()
+    assert run_demo(example, folder, out=out) == 0, out.getvalue()
+    assert not (folder / "left-over.tf").exists()
+    assert (folder / MARKER).is_file()
     text = out.getvalue()
     for env in validate_file(example).environments:
         added = re.search(
