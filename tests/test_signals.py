@@ -271,10 +271,14 @@ def test_a_python_child_stopped_while_it_starts_prints_nothing(tmp_path):
     assert result.stderr == "", "a child stopped during its start-up printed into the shared stderr"
 
 
-def test_copier_children_are_stopped_with_sigint_to_clean_up_their_clones():
+def test_copier_children_are_stopped_with_sigint_to_clean_up_their_clones(tmp_path):
     from bluegreen import cli
 
-    copier = subprocess.Popen([sys.executable, "-m", "copier", "--help"], stdout=subprocess.DEVNULL)
+    # The `copier` console script as installed: the interpreter running a file named copier. It
+    # sleeps so that it still runs when looked at (`copier --help` may already have exited).
+    script = tmp_path / "copier"
+    script.write_text("import time\ntime.sleep(30)\n")
+    copier = subprocess.Popen([sys.executable, str(script)])
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert cli._is_copier(copier.pid)
