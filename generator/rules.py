@@ -39,6 +39,8 @@ def cross_field_problems(spec: LoadedSpec, environments: list[MergedEnvironment]
                 problems.append(_problem(spec, origin, expected + where, found))
     problems.extend(_duplicate_hostnames(spec, environments))
     problems.extend(_one_architecture(spec, environments))
+    problems.extend(_deploy_role_accounts(spec, environments))
+    problems.extend(_secret_accounts(spec, environments))
     return problems
 
 
@@ -204,4 +206,80 @@ def _one_architecture(spec: LoadedSpec, environments: list[MergedEnvironment]) -
                 f"the architecture of environment {first.name} ({first.get('compute', 'architecture')}): "
                 "one image serves every environment",
                 env.get("compute", "architecture"),
+            )
+
+
+def written_in_environment(spec: LoadedSpec, environment: str, path: FieldPath) -> bool:
+    """Whether `environments.ENV.PATH` is written in the document itself (not inherited)."""
+    value: Any = (spec.data.get("environments") or {}).get(environment)
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
+def arn_account(arn: str) -> str:
+    """The account field of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`)."""
+    return arn.split(":")[4]
+
+
+def _deploy_role_accounts(spec: LoadedSpec, environments: list[MergedEnvironment]) -> Iterator[Problem]:
+    """The deploy role of an environment is in the environment's account.
+
+    The jobs assume ci.role_arn directly and Terraform's provider pins aws.account_id
+    with allowed_account_ids: a role of another account gets every plan refused. Where
+    the environment inherits the top-level role, the fix is its own override.
+    """
+    for env in environments:
+        account, role = env.get("aws", "account_id"), env.get("ci", "role_arn")
+        if not account or not role or arn_account(role) == account:
+            continue
+        role_here = written_in_environment(spec, env.name, ("ci", "role_arn"))
+        account_here = written_in_environment(spec, env.name, ("aws", "account_id"))
+        refused = f"which the provider's allowed_account_ids [{account}] refuses"
+        override: FieldPath = ("environments", env.name, "ci", "role_arn")
+        if role_here or not account_here:
+            where = f" of environment {env.name}" if role_here else ""
+            yield _problem(
+                spec,
+                override if role_here else ("ci", "role_arn"),
+                f"a role of account {account} (the aws.account_id{where}): "
+                f"its jobs assume this role, {refused}",
+                f"a role of account {arn_account(role)}",
+            )
+        else:
+            yield _problem(
+                spec,
+                override,
+                f"a deploy role of account {account} for environment {env.name} (its aws.account_id), "
+                "or null to read the CI/CD variable AWS_ROLE_ARN: "
+                f"it inherits the top-level ci.role_arn, {refused}",
+                f"no override of the role of account {arn_account(role)}",
+            )
+
+
+def _secret_accounts(spec: LoadedSpec, environments: list[MergedEnvironment]) -> Iterator[Problem]:
+    """An environment moved to an account of its own does not inherit another account's secrets.
+
+    Its tasks could not read them (the execution role is refused across accounts unless the
+    secret's resource policy and a customer-managed KMS key grant it: the task stops with
+    ResourceInitializationError), or, where they are shared, staging reads production's
+    password. A secret an environment names itself, in any account, is its choice.
+    """
+    for env in environments:
+        account = env.get("aws", "account_id")
+        if not account or not written_in_environment(spec, env.name, ("aws", "account_id")):
+            continue
+        for name, arn in sorted((env.get("app", "secrets") or {}).items()):
+            own = written_in_environment(spec, env.name, ("app", "secrets", name))
+            if own or arn_account(arn) == account:
+                continue
+            yield _problem(
+                spec,
+                ("environments", env.name, "app", "secrets", name),
+                f"a secret of account {account} for environment {env.name} (its aws.account_id): it inherits "
+                f"app.secrets.{name} of account {arn_account(arn)}, which its tasks cannot read "
+                "(ResourceInitializationError) or, if shared, is another environment's value",
+                f"no override of {arn}",
             )
