@@ -102,6 +102,25 @@ def test_listener_networks(env: MergedEnvironment) -> Iterator[Finding]:
             yield ("deployment", "test_listener_cidrs", index), f"a network address ({network})", cidr
 
 
+def approval_test_networks(env: MergedEnvironment) -> Iterator[Finding]:
+    """Who tries green before approving must be let in by name.
+
+    The load balancer is internet-facing: its DNS name resolves to public addresses, so a
+    client inside the VPC reaches it through its NAT gateway, from the gateway's public
+    address, never from the VPC's CIDR block, the test listener's default source.
+    """
+    minutes = env.get("deployment", "approval_timeout_minutes")
+    if minutes and not env.get("deployment", "test_listener_cidrs"):
+        yield (
+            ("deployment", "approval_timeout_minutes"),
+            "deployment.test_listener_cidrs with an approval wait: the addresses green is tried from "
+            "(an office or VPN range, the VPC's NAT gateway addresses); the default, the VPC's CIDR "
+            "block, lets nobody in, since the internet-facing load balancer sees clients in the VPC "
+            "at their NAT gateway's public address",
+            f"{minutes} minutes without test_listener_cidrs",
+        )
+
+
 def rollback_alarms(env: MergedEnvironment) -> Iterator[Finding]:
     alarms = env.get("deployment", "alarms")
     if env.get("deployment", "auto_rollback", "on_alarms") and all(v is None for v in alarms.values()):
@@ -167,6 +186,7 @@ RULES: tuple[Rule, ...] = (
     strategy_block,
     test_listener_port,
     test_listener_networks,
+    approval_test_networks,
     rollback_alarms,
     health_check_timing,
     dns_zone,

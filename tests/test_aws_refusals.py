@@ -108,6 +108,30 @@ CASES = [
         "environments.staging.app.secrets.API_KEY",
         "ResourceInitializationError",
     ),
+    # Test listener. The load balancer is internet-facing: its nodes have public addresses
+    # only, so a client inside the VPC reaches it through its NAT gateway, which replaces the
+    # client's address with its own public one. The default source, the VPC's CIDR block,
+    # matches nobody: an approval wait needs the addresses green is tried from.
+    #   "CreateLoadBalancer, Scheme" (Elastic Load Balancing v2 API): "The nodes of an
+    #   Internet-facing load balancer have public IP addresses",
+    #   https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
+    #   "NAT gateways - Amazon Virtual Private Cloud",
+    #   https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html
+    (
+        "approval-without-test-cidrs",
+        HEAD + "deployment:\n  approval_timeout_minutes: 30\n",
+        9,
+        "deployment.approval_timeout_minutes",
+        "deployment.test_listener_cidrs with an approval wait",
+    ),
+    (
+        "approval-in-one-environment-without-test-cidrs",
+        HEAD
+        + "environments:\n  staging:\n    deployment: {approval_timeout_minutes: 10}\n  production: {}\n",
+        10,
+        "environments.staging.deployment.approval_timeout_minutes",
+        "NAT gateway's public address",
+    ),
 ]
 
 
@@ -175,3 +199,19 @@ def test_a_secret_an_environment_names_itself_may_be_of_another_account(tmp_path
         f"    app:\n      secrets: {{DB_PASSWORD: {SECRET}, API_KEY: {PARAMETER}}}\n"
     )
     assert validates(tmp_path, with_secrets(accounts(staging_extra=shared)), capsys)
+
+
+def test_an_approval_wait_with_test_cidrs_is_valid_and_explained(tmp_path, capsys):
+    text = HEAD + "deployment:\n  approval_timeout_minutes: 30\n  test_listener_cidrs: [198.51.100.0/24]\n"
+    assert validates(tmp_path, text, capsys)
+    assert main(["explain", str(tmp_path / "ok.yaml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "serves green during a deployment; reachable from 198.51.100.0/24" in out
+
+
+def test_explain_says_the_default_test_listener_admits_nobody(tmp_path, capsys):
+    assert validates(tmp_path, HEAD, capsys)
+    assert main(["explain", str(tmp_path / "ok.yaml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "open to the VPC's CIDR block only, which no client matches" in out
+    assert "set deployment.test_listener_cidrs to try green" in out
