@@ -7,10 +7,12 @@ command line a user runs; nothing here needs terraform or the emulator.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 from bluegreen.cli import main
+from bluegreen.rules import branch_name_problem
 
 HEAD = """\
 schema_version: 1
@@ -132,6 +134,145 @@ CASES = [
         "environments.staging.deployment.approval_timeout_minutes",
         "NAT gateway's public address",
     ),
+    # Names AWS refuses, checked on the name AWS sees (generator/model.py resource_names:
+    # SERVICE-ENV for the load balancer and the ECR repository, SERVICE-ENV-alb and
+    # SERVICE-ENV-service for the security groups).
+    #   "CreateSecurityGroup, GroupName": "Constraints: Up to 255 characters in length. Can't
+    #   start with sg-.", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html
+    (
+        "security-group-sg-prefix",
+        HEAD.replace("name: orders", "name: sg-orders"),
+        2,
+        "name",
+        "'sg-orders-production-alb'",
+    ),
+    #   "CreateLoadBalancer, Name" (ELBv2): "must not begin with 'internal-'",
+    #   https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
+    (
+        "load-balancer-internal-prefix",
+        HEAD.replace("name: orders", "name: internal-api"),
+        2,
+        "name",
+        "refuses load balancer names starting with internal-",
+    ),
+    #   "Repository - Amazon Elastic Container Registry", repositoryName pattern
+    #   (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*,
+    #   https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_Repository.html
+    ("ecr-double-hyphen", HEAD.replace("name: orders", "name: pay--api"), 2, "name", "'pay--api-production'"),
+    #   "RequestCertificate, DomainName" (ACM): "In compliance with RFC 5280, the length of the
+    #   domain name (technically, the Common Name) that you provide cannot exceed 64 octets",
+    #   https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html
+    (
+        "certificate-name-over-64",
+        HEAD + "dns:\n  zone: a-rather-long-zone-name-of-the-company-x.example.com\n  record: payments-api\n",
+        10,
+        "dns.record",
+        "(65 characters)",
+    ),
+    (
+        "certificate-name-over-64-by-default-record",
+        HEAD.replace("name: orders", "name: payments-gwy")
+        + "dns:\n  zone: a-rather-long-zone-name-of-the-company-x.example.com\n",
+        9,
+        "dns.zone",
+        "ACM refuses a longer domain name",
+    ),
+    #   "General purpose bucket naming rules - Amazon Simple Storage Service",
+    #   https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    (
+        "bucket-like-ip",
+        HEAD + "state:\n  bucket: 192.168.5.4\n",
+        9,
+        "state.bucket",
+        "the form of an IP address",
+    ),
+    (
+        "bucket-adjacent-periods",
+        HEAD + "state:\n  bucket: tf..state\n",
+        9,
+        "state.bucket",
+        "two adjacent periods",
+    ),
+    (
+        "bucket-xn-prefix",
+        HEAD + "state:\n  bucket: xn--state\n",
+        9,
+        "state.bucket",
+        "the reserved prefix xn--",
+    ),
+    (
+        "bucket-s3alias-suffix",
+        HEAD + "state:\n  bucket: tf-state-s3alias\n",
+        9,
+        "state.bucket",
+        "the reserved suffix -s3alias",
+    ),
+    #   "Tag - Amazon Elastic Container Service": "Maximum number of tags per resource - 50 ...
+    #   Do not use aws:, AWS:, or any upper or lowercase combination of such as a prefix for
+    #   either keys or values", https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html
+    ("tag-key-aws-prefix", HEAD + "tags:\n  aws:team: x\n", 9, "tags.aws:team", "not starting with 'aws:'"),
+    ("tag-key-AWS-prefix", HEAD + "tags:\n  AWS:team: x\n", 9, "tags.AWS:team", "in any case"),
+    ("tag-value-aws-prefix", HEAD + "tags:\n  Team: 'Aws:x'\n", 9, "tags.Team", "not starting with 'aws:'"),
+    ("owner-aws-prefix", HEAD + "owner: 'aws:platform'\n", 8, "owner", "not starting with 'aws:'"),
+    (
+        "more-than-50-tags-once-merged",
+        HEAD
+        + "tags:\n"
+        + "".join(f"  T{n}: x\n" for n in range(40))
+        + "environments:\n  production:\n    tags:\n"
+        + "".join(f"      E{n}: x\n" for n in range(7)),
+        51,
+        "environments.production.tags",
+        "at most 46 tags: AWS takes 50 per resource and bluegreen adds Service, Environment, ManagedBy, Name",
+    ),
+    #   git-check-ref-format(1): "no slash-separated component can begin with a dot . or end with
+    #   the sequence .lock", "cannot have two consecutive dots", "cannot begin or end with a
+    #   slash / or contain multiple consecutive slashes", "cannot end with a dot",
+    #   https://www.kernel.org/doc/man-pages/online/pages/man1/git-check-ref-format.1.html
+    (
+        "branch-dot-component",
+        HEAD + "ci:\n  deploy_branch: release/.next\n",
+        9,
+        "ci.deploy_branch",
+        "starting with '.'",
+    ),
+    ("branch-lock", HEAD + "ci:\n  deploy_branch: main.lock\n", 9, "ci.deploy_branch", "ending with '.lock'"),
+    (
+        "branch-double-dot",
+        HEAD + "ci:\n  deploy_branch: a..b\n",
+        9,
+        "ci.deploy_branch",
+        "two consecutive dots",
+    ),
+    (
+        "branch-trailing-slash",
+        HEAD + "ci:\n  deploy_branch: release/\n",
+        9,
+        "ci.deploy_branch",
+        "empty component",
+    ),
+    ("branch-head", HEAD + "ci:\n  deploy_branch: HEAD\n", 9, "ci.deploy_branch", "the name HEAD"),
+    ("branch-leading-dash", HEAD + "ci:\n  deploy_branch: -main\n", 9, "ci.deploy_branch", "a leading '-'"),
+    # The deploy role: the bootstrap root creates aws_iam_role.deployer with the name of
+    # ci.role_arn and no path (path /), and the state bucket's policy names
+    # arn:aws:iam::ACCOUNT:role/NAME; a role ARN with a path is another role.
+    #   "IAM identifiers" (friendly names and paths; a path is part of the ARN),
+    #   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html
+    (
+        "role-with-path",
+        HEAD + f"ci:\n  role_arn: arn:aws:iam::{PROD}:role/teams/payments/deployer\n",
+        9,
+        "ci.role_arn",
+        "the bootstrap creates the deploy role deployer at path /",
+    ),
+    (
+        "environment-role-with-path",
+        HEAD
+        + f"environments:\n  production:\n    ci: {{role_arn: 'arn:aws:iam::{PROD}:role/ci/deployer'}}\n",
+        10,
+        "environments.production.ci.role_arn",
+        "found the path /ci/",
+    ),
 ]
 
 
@@ -215,3 +356,70 @@ def test_explain_says_the_default_test_listener_admits_nobody(tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "open to the VPC's CIDR block only, which no client matches" in out
     assert "set deployment.test_listener_cidrs to try green" in out
+
+
+def test_fifty_tags_in_all_are_valid(tmp_path, capsys):
+    """46 of the spec's and bluegreen's Service, Environment, ManagedBy and Name: 50, the limit."""
+    text = HEAD + "tags:\n" + "".join(f"  T{n}: x\n" for n in range(40))
+    text += "environments:\n  production:\n    tags:\n" + "".join(f"      E{n}: x\n" for n in range(6))
+    assert validates(tmp_path, text, capsys)
+
+
+def test_names_aws_accepts_stay_valid(tmp_path, capsys):
+    ok = (
+        HEAD.replace("name: orders", "name: sgx-internal")
+        + "dns:\n  zone: a-rather-long-zone-name-of-the-company-x.example.com\n  record: payments-ap\n"
+        + "state:\n  bucket: tf.state-192.168.5.4\n"
+        + f"ci:\n  deploy_branch: release/2024.06\n  role_arn: arn:aws:iam::{PROD}:role/deployer\n"
+        + "tags:\n  Team: payments-aws:core\n"
+    )
+    assert validates(tmp_path, ok, capsys)
+    # A certificate's name only matters with HTTPS: without it, the long name is fine.
+    plain = (
+        HEAD + "dns:\n  zone: a-rather-long-zone-name-of-the-company-x.example.com\n  record: payments-api\n"
+    )
+    assert validates(tmp_path, plain + "  https: false\n", capsys)
+
+
+BRANCHES = [
+    "main",
+    "release/2024.06",
+    "feature/a-b_c",
+    "x/HEAD",
+    "HEAD",
+    "-main",
+    "a..b",
+    "a/.b",
+    ".a",
+    "a.lock",
+    "a.lock/b",
+    "a/b.lock",
+    "a.lockx",
+    "a/",
+    "/a",
+    "a//b",
+    "a.",
+    "a.b.",
+    "a@{b",
+    "a b",
+    "a~1",
+    "a^",
+    "a:b",
+    "a?",
+    "a*",
+    "a[b",
+    "a\\b",
+    "a\tb",
+    "_",
+    "1.0",
+    "v1.0/.x/y",
+]
+
+
+@pytest.mark.parametrize("name", BRANCHES)
+def test_branch_rules_are_gits(tmp_path, name):
+    """The validator refuses exactly the names the real git refuses as branch names."""
+    git = subprocess.run(
+        ["git", "check-ref-format", "--branch", name], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert (branch_name_problem(name) is None) == (git.returncode == 0), (name, branch_name_problem(name))
