@@ -51,6 +51,7 @@ def cross_field_problems(spec: LoadedSpec, environments: list[MergedEnvironment]
                 problems.append(_problem(spec, origin, expected + where, found))
     problems.extend(_duplicate_hostnames(spec, environments))
     problems.extend(_one_architecture(spec, environments))
+    problems.extend(_one_image(spec, environments))
     problems.extend(_deploy_role_accounts(spec, environments))
     problems.extend(_secret_accounts(spec, environments))
     problems.extend(_names_aws_refuses(spec, environments))
@@ -290,6 +291,29 @@ def written_in_environment(spec: LoadedSpec, environment: str, path: FieldPath) 
 def arn_account(arn: str) -> str:
     """The account field of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`)."""
     return arn.split(":")[4]
+
+
+def _one_image(spec: LoadedSpec, environments: list[MergedEnvironment]) -> Iterator[Problem]:
+    """The image is built once, from the top-level app.runtime (its Dockerfile and build job) with
+    the top-level app.port baked in (EXPOSE, and PORT for the generated apps), and promoted
+    unchanged to every environment: an environment cannot run another runtime or listen elsewhere."""
+    app = spec.data.get("app") or {}
+    built = {"runtime": app.get("runtime"), "port": app.get("port")}
+    baked = {
+        "runtime": "its Dockerfile and build job are the top-level runtime's",
+        "port": "the top-level port is baked into it (EXPOSE, PORT) and the load balancer would "
+        "check another",
+    }
+    for env in environments:
+        for field, value in built.items():
+            if env.get("app", field) != value and written_in_environment(spec, env.name, ("app", field)):
+                yield _problem(
+                    spec,
+                    ("environments", env.name, "app", field),
+                    f"the top-level app.{field} ({value}): one image is built once and promoted "
+                    f"through every environment, and {baked[field]}",
+                    describe(env.get("app", field)),
+                )
 
 
 def _deploy_role_accounts(spec: LoadedSpec, environments: list[MergedEnvironment]) -> Iterator[Problem]:

@@ -273,6 +273,34 @@ CASES = [
         "environments.production.ci.role_arn",
         "found the path /ci/",
     ),
+    # One image for every environment: the build stage builds it once from the top-level
+    # runtime's Dockerfile (EXPOSE and PORT of the top-level app.port), and promotion copies
+    # that image to the next environment unchanged. An environment's own runtime would never
+    # be built; its own port would get a target group and health checks the container does
+    # not answer: the deployment fails its health checks and rolls back.
+    #   "Health checks for Application Load Balancer target groups" (targets must answer on
+    #   the health check port), https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+    (
+        "runtime-differs-in-an-environment",
+        HEAD + "environments:\n  staging:\n    app: {runtime: node}\n  production: {}\n",
+        10,
+        "environments.staging.app.runtime",
+        "one image is built once and promoted through every environment",
+    ),
+    (
+        "port-differs-in-an-environment",
+        HEAD + "environments:\n  staging:\n    app: {port: 9000}\n  production: {}\n",
+        10,
+        "environments.staging.app.port",
+        "the top-level app.port (8080)",
+    ),
+    (
+        "port-differs-in-every-environment",
+        HEAD + "environments:\n  production:\n    app: {port: 9000}\n",
+        10,
+        "environments.production.app.port",
+        "baked into it",
+    ),
 ]
 
 
@@ -423,3 +451,8 @@ def test_branch_rules_are_gits(tmp_path, name):
         ["git", "check-ref-format", "--branch", name], cwd=tmp_path, capture_output=True, check=False
     )
     assert (branch_name_problem(name) is None) == (git.returncode == 0), (name, branch_name_problem(name))
+
+
+def test_an_environment_may_repeat_the_top_level_runtime_and_port(tmp_path, capsys):
+    text = HEAD + "environments:\n  staging:\n    app: {runtime: python, port: 8080, health_check_path: /s}\n"
+    assert validates(tmp_path, text, capsys)
