@@ -7,7 +7,10 @@ command line a user runs; nothing here needs terraform or the emulator.
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -456,3 +459,71 @@ def test_branch_rules_are_gits(tmp_path, name):
 def test_an_environment_may_repeat_the_top_level_runtime_and_port(tmp_path, capsys):
     text = HEAD + "environments:\n  staging:\n    app: {runtime: python, port: 8080, health_check_path: /s}\n"
     assert validates(tmp_path, text, capsys)
+
+
+# Inputs that raised a traceback or hung: the installed command line, one line, exit 2.
+
+ONE_LINE_ERROR = r"^{file}(:\d+:\d+)?: \S+: expected .+, found .+\n$"
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bluegreen.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,  # a guard against a hang (a FIFO used to block open() forever)
+    )
+
+
+TAGGED = [
+    # YAML 1.1's constructors raise (KeyError, IndexError, ValueError) on an explicit tag over
+    # text of another kind; each is one located line naming the tag.
+    ('port: !!bool ""', "app.port", "the tag !!bool on text that is no boolean", 'found !!bool ""'),
+    ("port: !!bool maybe", "app.port", "the tag !!bool", "found maybe"),
+    ("port: !!int x", "app.port", "the tag !!int on text that is no integer", "found x"),
+    ('port: !!int ""', "app.port", "the tag !!int", 'found !!int ""'),
+    ('port: !!int "+"', "app.port", "the tag !!int", "found +"),
+    ("port: !!float x", "app.port", "the tag !!float on text that is no number", "found x"),
+    ('port: !!float ""', "app.port", "the tag !!float", 'found !!float ""'),
+]
+
+
+@pytest.mark.parametrize(("line", "path", "expected", "found"), TAGGED, ids=[t[0] for t in TAGGED])
+def test_explicit_yaml_tags_are_one_line(tmp_path, line, path, expected, found):
+    spec = tmp_path / "service.yaml"
+    spec.write_text(HEAD.replace("port: 8080", line))
+
+    result = cli("new", str(spec), str(tmp_path / "out"), cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.match(ONE_LINE_ERROR.format(file=re.escape(str(spec))), result.stderr), result.stderr
+    assert result.stderr.startswith(f"{spec}:7:9: {path}: expected ")
+    assert expected in result.stderr and result.stderr.rstrip().endswith(found), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["service.yaml"]
+
+
+def test_a_named_pipe_as_spec_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "service.yaml"
+    os.mkfifo(fifo)
+    for command in (["validate", str(fifo)], ["new", str(fifo), str(tmp_path / "out")]):
+        result = cli(*command, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == f"{fifo}: (document): expected a regular file, found a named pipe\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["service.yaml"]
+
+
+def test_a_directory_as_spec_is_one_line(tmp_path):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for command in (
+        ["validate", str(folder)],
+        ["new", str(folder), str(tmp_path / "out")],
+        ["explain", str(folder)],
+    ):
+        result = cli(*command, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == f"{folder}: (document): expected a service.yaml file, found a directory\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["specs"]
