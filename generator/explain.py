@@ -310,8 +310,8 @@ def _resources(model: ServiceModel, env: Environment) -> list[str]:
         ("Listeners", _listeners(env)),
         (
             "Test listener",
-            f"{protocol} :{env.test_listener_port} serves green during a deployment; reachable from "
-            + (", ".join(env.test_listener_cidrs) if env.test_listener_cidrs else "the VPC's CIDR block"),
+            f"{protocol} :{env.test_listener_port} serves green during a deployment; "
+            + _test_listener_sources(env),
         ),
         (
             "Target groups",
@@ -425,6 +425,19 @@ def _strategy(env: Environment) -> str:
         return f"canary: {shift.percent}% for {shift.minutes} min, then the rest"
     steps = len(traffic_shift_steps(env))
     return f"linear: {shift.percent}% more every {shift.minutes} min, {steps} steps"
+
+
+def _test_listener_sources(env: Environment) -> str:
+    """Who reaches the test listener. The load balancer is internet-facing: clients inside the
+    VPC reach it from their NAT gateway's public address, so the default source, the VPC's CIDR
+    block, admits nobody (an approval wait therefore requires deployment.test_listener_cidrs)."""
+    if env.test_listener_cidrs:
+        return "reachable from " + ", ".join(env.test_listener_cidrs)
+    return (
+        "open to the VPC's CIDR block only, which no client matches (the internet-facing load "
+        "balancer sees clients in the VPC at their NAT gateway's public address): set "
+        "deployment.test_listener_cidrs to try green"
+    )
 
 
 def _approval(env: Environment) -> str:

@@ -6,6 +6,7 @@ import math
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,9 +140,16 @@ def load_spec(path: str | Path) -> LoadedSpec:
         return SpecError(source, [Problem(None, None, "", expected, found)])
 
     try:
-        with open(path, "rb") as file:
-            if stat.S_ISDIR(os.fstat(file.fileno()).st_mode):
+        # Opened without blocking, then checked: a named pipe with no writer would block
+        # open() and read() forever; a directory or a socket is no file to read either.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with open(descriptor, "rb") as file:
+            mode = os.fstat(descriptor).st_mode
+            if stat.S_ISDIR(mode):
                 raise refuse("a directory")
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                raise refuse("a named pipe" if stat.S_ISFIFO(mode) else "a socket", "a regular file")
+            os.set_blocking(descriptor, True)
             raw = file.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise refuse("no such file") from None
@@ -272,24 +280,13 @@ def _scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode, path: FieldPath, pro
     as true/false, decimal numbers only, dates kept as written; _REJECTED after a problem."""
     text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
     tag = node.tag.removeprefix("tag:yaml.org,2002:")
-    quoted = f"'{text}' quoted for a string" if "'" not in text else "the text quoted for a string"
-    expected = None
-    if tag == "bool" and not _BOOL_12.fullmatch(node.value):
-        meaning = "true" if loader.construct_object(node) else "false"
-        expected = f"true or false, or {quoted} (YAML 1.1 reads {text} as {meaning})"
-    elif tag == "int" and not _INT_12.fullmatch(node.value):
-        if re.fullmatch(r"[-+]?[0-9]{19,}", node.value) or len(node.value) > 40:
-            expected = "an integer of at most 18 digits"
-        else:
-            number = _yaml11_int(loader, node)
-            expected = f"a decimal integer, or {quoted} (YAML 1.1 reads {text} as {number})"
-    elif tag == "float" and not _FLOAT_12.fullmatch(node.value):
-        expected = f"a decimal number, or {quoted} (YAML 1.1 reads {text} as a special number)"
-    elif tag == "timestamp":
+    if tag == "timestamp":
         return node.value  # YAML 1.2 has no timestamps: a date is the string it looks like
+    expected = _yaml11_surprise(loader, node, tag, text)
     if expected is not None:
         line, column = _mark(node)
-        problems.append(Problem(line, column, dotted(path), expected, f"{text}"))
+        found = text or f'!!{tag} ""'  # empty text is a boolean or number only by an explicit tag
+        problems.append(Problem(line, column, dotted(path), expected, found))
         return _REJECTED
     value = loader.construct_object(node, deep=True)
     if isinstance(value, float) and not math.isfinite(value):
@@ -299,11 +296,38 @@ def _scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode, path: FieldPath, pro
     return value
 
 
-def _yaml11_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+def _yaml11_surprise(loader: yaml.SafeLoader, node: yaml.ScalarNode, tag: str, text: str) -> str | None:
+    """The expectation where a boolean or number is spelled the YAML 1.1 way only, or where an
+    explicit tag stands on text of another kind (`!!bool ""`, `!!int x`); None otherwise."""
+    quoted = f"'{text}' quoted for a string" if "'" not in text else "the text quoted for a string"
+    if tag == "bool" and not _BOOL_12.fullmatch(node.value):
+        meaning = _yaml11(loader.construct_yaml_bool, node)
+        if meaning is _REJECTED:
+            return f"true or false, or {quoted} (the tag !!bool on text that is no boolean)"
+        return f"true or false, or {quoted} (YAML 1.1 reads {text} as {'true' if meaning else 'false'})"
+    if tag == "int" and not _INT_12.fullmatch(node.value):
+        if re.fullmatch(r"[-+]?[0-9]{19,}", node.value) or len(node.value) > 40:
+            return "an integer of at most 18 digits"
+        number = _yaml11(loader.construct_yaml_int, node)
+        if number is _REJECTED:
+            return f"a decimal integer, or {quoted} (the tag !!int on text that is no integer)"
+        return f"a decimal integer, or {quoted} (YAML 1.1 reads {text} as {number})"
+    if tag == "float" and not _FLOAT_12.fullmatch(node.value):
+        number = _yaml11(loader.construct_yaml_float, node)
+        if number is _REJECTED:
+            return f"a decimal number, or {quoted} (the tag !!float on text that is no number)"
+        meaning = number if math.isfinite(number) else "a special number"
+        return f"a decimal number, or {quoted} (YAML 1.1 reads {text} as {meaning})"
+    return None
+
+
+def _yaml11(construct: Callable[[yaml.ScalarNode], Any], node: yaml.ScalarNode) -> Any:
+    """What PyYAML's YAML 1.1 constructor makes of a scalar; _REJECTED where it fails: an explicit
+    tag on text of another kind (`!!bool ""`, `!!int x`) makes it raise, not a YAML error."""
     try:
-        return str(loader.construct_yaml_int(node))
-    except ValueError:  # more digits than Python converts
-        return "a number"
+        return construct(node)
+    except (KeyError, IndexError, ValueError, OverflowError, yaml.YAMLError):
+        return _REJECTED
 
 
 def _reject_duplicate_keys(

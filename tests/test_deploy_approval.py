@@ -49,7 +49,11 @@ SPEC: dict[str, Any] = {
     "name": "ledger",
     "aws": {"region": REGION},
     "app": {"runtime": "python", "port": 8000},
-    "deployment": {"strategy": "all_at_once", "approval_timeout_minutes": WAIT_MINUTES},
+    "deployment": {
+        "strategy": "all_at_once",
+        "approval_timeout_minutes": WAIT_MINUTES,
+        "test_listener_cidrs": ["198.51.100.0/24"],
+    },
     "environments": {ENV: {}},
 }
 

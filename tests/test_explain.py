@@ -88,7 +88,9 @@ def test_green_is_healthy_after_the_threshold_times_the_interval():
 
 
 def test_an_approval_window_waits_at_most_its_minutes_before_traffic_moves():
-    waiting = deployment_timeline(env_of("deployment: {approval_timeout_minutes: 30}"))
+    waiting = deployment_timeline(
+        env_of("deployment: {approval_timeout_minutes: 30, test_listener_cidrs: [198.51.100.0/24]}")
+    )
     at_once = deployment_timeline(env_of("deployment: {approval_timeout_minutes: 0}"))
     (approval,) = [step for step in waiting.steps if step.up_to_seconds]
     assert (approval.start_seconds, approval.seconds, approval.up_to_seconds) == (GREEN_HEALTHY, 0, 1800)

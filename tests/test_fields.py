@@ -189,8 +189,8 @@ FIELDS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ),
     (
         "deployment.approval_timeout_minutes",
-        {"deployment": {"approval_timeout_minutes": 60}},
-        {"deployment": {"approval_timeout_minutes": 2881}},
+        {"deployment": {"approval_timeout_minutes": 60, "test_listener_cidrs": ["198.51.100.0/24"]}},
+        {"deployment": {"approval_timeout_minutes": 2881, "test_listener_cidrs": ["198.51.100.0/24"]}},
         "<= 2880",
     ),
     (

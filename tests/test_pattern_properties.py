@@ -166,7 +166,7 @@ TRICKY = [
     ),
     ("env-var-value", "${HOME} $(id) `id` 'single' \"double\" \\n # not a comment: on"),
     ("command-item", "--flag=${X}'\"`"),
-    ("deploy-branch", "release/1.0-rc_2./"),
+    ("deploy-branch", "release/1.0-rc_2.-/x_"),  # git refuses a trailing '/' (tests/test_aws_refusals.py)
     ("state-key-prefix", "team.a/svc-1/_x"),
     ("vpc-tag-key", 'Name = "x" # }'),
 ]
