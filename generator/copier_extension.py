@@ -21,6 +21,7 @@ from jinja2 import Environment
 from packaging.version import Version
 
 from . import __version__
+from .ci_text import FILTERS as CI_FILTERS
 from .errors import SpecError, TemplateVersionError
 from .hcl import FILTERS as HCL_FILTERS
 from .iam import template_context
@@ -164,12 +165,14 @@ def spec_from_answers(answers: dict[str, Any]) -> dict[str, Any]:
 
 class ServiceModelHook(ContextHook):
     """Adds `model` (the validated model), `spec_yaml` (the spec as YAML) and `iam` (the
-    deploy role's policies per environment, as JSON text) to the context, and the
-    `hcl` filters that write values as Terraform literals."""
+    deploy role's policies per environment, as JSON text) to the context, the `hcl`
+    filters that write values as Terraform literals, and those of ci_text (YAML scalars,
+    shell words, git URLs for pip) for the pipeline file."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters.update(HCL_FILTERS)
+        environment.filters.update(CI_FILTERS)
 
     def hook(self, context: dict[str, Any]) -> None:
         require_version(context.get("bluegreen_min_version"))

@@ -318,10 +318,14 @@ class ServiceModel:
     port: int
     aws_auth: str
     deploy_branch: str
-    # What the pipeline's check job installs (pip requirement), by default exactly the
-    # bluegreen that renders, and from which index (None: pip's default).
+    # What the pipeline's check job installs from an index (pip requirement): the spec's
+    # ci.bluegreen_package, else exactly the bluegreen that renders; and which index (None:
+    # pip's default). `bluegreen_package_override` is the spec's own value (None when unset):
+    # without it and without an index, the job installs the template release the repository
+    # records (template_release in the templates' context), from its git URL.
     bluegreen_package: str
     pip_index_url: str | None
+    bluegreen_package_override: str | None
     destroy: str
     docker_platform: str
     # How long deploy/execute.sh waits for a deployment: the slowest environment plus a margin.
@@ -366,6 +370,7 @@ def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> S
         deploy_branch=ci["deploy_branch"],
         bluegreen_package=ci.get("bluegreen_package") or f"bluegreen=={__version__}",
         pip_index_url=ci.get("pip_index_url"),
+        bluegreen_package_override=ci.get("bluegreen_package"),
         destroy=ci["destroy"],
         docker_platform=DOCKER_PLATFORMS[merged[0].spec["compute"]["architecture"]],
         deploy_timeout_minutes=slowest + DEPLOY_MARGIN_MINUTES,

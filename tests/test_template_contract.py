@@ -21,9 +21,10 @@ import pytest
 import yaml
 from bluegreen import __version__
 from bluegreen.cli import main
-from bluegreen.copier_extension import require_version
+from bluegreen.copier_extension import ServiceModelHook, copier_data, require_version
 from bluegreen.errors import TemplateVersionError
 from bluegreen.validate import validate_file
+from jinja2 import Environment
 from packaging.version import Version
 
 from tests.support.rendering import SPECS
@@ -46,29 +47,48 @@ def field_paths(value: object, prefix: str = "model") -> set[str]:
     return paths
 
 
+# Context entries of the hook besides `model` whose keys templates read; `model` is the
+# dataclass ServiceModel, listed field by field.
+CONTEXT_ENTRIES = ("template_release",)
+
+
+def hook_context(spec: Path) -> dict[str, object]:
+    """What ServiceModelHook adds to a render's context for `spec`."""
+    data = copier_data(yaml.safe_load(spec.read_text()))
+    context = {**data, "_copier_phase": "render", "_copier_answers": data, "template_url": ""}
+    ServiceModelHook(Environment()).hook(context)
+    return context
+
+
 def current_fields() -> set[str]:
-    return set().union(*(field_paths(validate_file(spec)) for spec in SPECS))
+    fields = set().union(*(field_paths(validate_file(spec)) for spec in SPECS))
+    for entry in CONTEXT_ENTRIES:
+        fields |= {f"{entry}.{key}" for key in hook_context(SPECS[0])[entry]}
+    return fields
+
+
+def contract_lines() -> set[str]:
+    return {line for line in CONTRACT.read_text().splitlines() if line and not line.startswith("#")}
 
 
 def test_no_field_a_released_template_reads_is_renamed_or_removed():
-    contract = {line for line in CONTRACT.read_text().splitlines() if line and not line.startswith("#")}
-    missing = sorted(contract - current_fields())
-    assert not missing, f"model fields templates read are gone (add fields, never rename): {missing}"
+    missing = sorted(contract_lines() - current_fields())
+    assert not missing, f"fields templates read are gone (add fields, never rename): {missing}"
 
 
 def test_the_contract_lists_every_field():
     """A new field joins the contract in the change that adds it (the test above then guards it)."""
-    contract = {line for line in CONTRACT.read_text().splitlines() if line and not line.startswith("#")}
-    assert sorted(current_fields() - contract) == []
+    assert sorted(current_fields() - contract_lines()) == []
 
 
 def test_templates_read_only_contract_fields():
-    """Every `model.x.y` a template file names is a field of the contract."""
-    contract = {line.replace("[]", "") for line in CONTRACT.read_text().splitlines() if line}
+    """Every `model.x.y` (and `template_release.x`) a template file names is a field of the contract."""
+    contract = {line.replace("[]", "") for line in contract_lines()}
     read = set()
+    names = "|".join(("model", *CONTEXT_ENTRIES))
     for path in (PROJECT_ROOT / "template").rglob("*"):
         if path.is_file():
-            read |= set(re.findall(r"\bmodel(?:\.[a-z_]+)+", path.read_text() + path.name))
+            read |= set(re.findall(rf"\b(?:{names})(?:\.[a-z_]+)+", path.read_text() + path.name))
     heads = {".".join(ref.split(".")[:2]) for ref in read}
     assert sorted(head for head in heads if head not in contract) == []
 
