@@ -294,6 +294,14 @@ BUILD_JOBS = {
         [],
     ),
 }
+# What each runtime's build leaves in the working tree (compiled output, dependencies,
+# caches): kept out of both the image's build context (.dockerignore) and git (.gitignore).
+BUILD_OUTPUT = {
+    "java-gradle": ["build/", "target/", ".gradle/"],
+    "java-maven": ["build/", "target/", ".gradle/"],
+    "node": ["node_modules/", "npm-debug.log"],
+    "python": ["__pycache__/", "*.pyc", ".venv/", ".pytest_cache/"],
+}
 # Time for tasks to start and pass health checks, on top of the configured waits.
 DEPLOY_MARGIN_MINUTES = 30
 # What a deploy job does besides waiting for CodeDeploy (init, plan, apply of a
@@ -336,6 +344,10 @@ class ServiceModel:
     terraform_version: str
     terraform_required_version: str
     build: BuildJob | None
+    # What the runtime's build writes into the working tree (BUILD_OUTPUT).
+    build_output: list[str] = field(default_factory=list)
+    # Whether the repository carries renovate.json (Renovate's copier manager; ci.renovate).
+    renovate: bool = True
     environments: list[Environment] = field(default_factory=list)
 
     def as_context(self) -> dict[str, Any]:
@@ -378,6 +390,8 @@ def build_model(defaulted: dict[str, Any], merged: list[MergedEnvironment]) -> S
         terraform_version=TERRAFORM_VERSION,
         terraform_required_version=TERRAFORM_REQUIRED_VERSION,
         build=BUILD_JOBS.get(defaulted["app"]["runtime"]),
+        build_output=list(BUILD_OUTPUT.get(defaulted["app"]["runtime"], [])),
+        renovate=ci["renovate"],
         environments=environments,
     )
 

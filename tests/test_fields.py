@@ -288,6 +288,7 @@ FIELDS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
         {"ci": {"pip_index_url": "http://pypi.internal/simple"}},
         "https URL",
     ),
+    ("ci.renovate", {"ci": {"renovate": False}}, {"ci": {"renovate": "no"}}, "true or false"),
     (
         "state.bucket",
         {"state": {"bucket": "tf-state", "lock_table": "locks"}},
