@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Environment, ServiceModel
+from .model import Environment, ServiceModel, partition
 
 ACCOUNT = "ACCOUNT_ID"  # placeholder where the spec pins no account: the bootstrap root fills it in
 MANAGED_POLICY_LIMIT = 6144  # characters, whitespace not counted
@@ -64,15 +64,23 @@ class Names:
     def prefix(self) -> str:
         return self.env.names["prefix"]
 
+    @property
+    def partition(self) -> str:
+        return partition(self.region)
+
     def n(self, key: str) -> str:
         return self.env.names[key]
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
-        return f"arn:aws:{service}:{self.region if regional else ''}:{self.account}:{resource}"
+        return f"arn:{self.partition}:{service}:{self.region if regional else ''}:{self.account}:{resource}"
+
+    def global_arn(self, service: str, resource: str) -> str:
+        """An ARN without region or account (S3 buckets and objects, Route 53 zones and changes)."""
+        return f"arn:{self.partition}:{service}:::{resource}"
 
     @property
     def boundary_arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:policy/{boundary_name(self.env)}"
+        return f"arn:{self.partition}:iam::{self.account}:policy/{boundary_name(self.env)}"
 
     def tagged(self, key: str = "aws:ResourceTag") -> Condition:
         return {"StringEquals": {f"{key}/Service": self.service, f"{key}/Environment": self.env.name}}
@@ -106,6 +114,12 @@ def _vpc_condition(names: Names) -> Condition | None:
     return _merge(_region_only(names), {"Null": {f"aws:ResourceTag/{names.env.vpc_tag_key}": "false"}})
 
 
+# Where a grant is scoped by the Service and Environment tags, a later tag change may
+# not touch those two: the role could otherwise take a resource out of its scope (or
+# bring another in). aws:TagKeys is the set of keys a tagging request names (IAM User
+# Guide, "Controlling access to AWS resources using tags").
+_KEEPS_SCOPING_TAGS: Condition = {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["Environment", "Service"]}}
+
 _HAS_DNS: Callable[[Environment], bool] = lambda env: env.dns is not None  # noqa: E731
 _HAS_HTTPS: Callable[[Environment], bool] = lambda env: env.https  # noqa: E731
 _HAS_STATE: Callable[[Environment], bool] = lambda env: env.state is not None  # noqa: E731
@@ -130,14 +144,14 @@ STATE_GRANTS: tuple[Grant, ...] = (
         "TerraformStateObject",
         ("backend.tf",),
         ("s3:GetObject", "s3:PutObject"),
-        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}"],  # type: ignore[union-attr]
+        lambda names: [names.global_arn("s3", f"{names.env.state.bucket}/{names.env.state.key}")],  # type: ignore[union-attr]
         when=_HAS_STATE,
     ),
     Grant(
         "TerraformStateBucket",
         ("backend.tf",),
         ("s3:ListBucket",),
-        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}"],  # type: ignore[union-attr]
+        lambda names: [names.global_arn("s3", names.env.state.bucket)],  # type: ignore[union-attr]
         lambda names: {"StringEquals": {"s3:prefix": WORKSPACE_LISTING_PREFIX}},
         when=_HAS_STATE,
     ),
@@ -147,7 +161,7 @@ STATE_GRANTS: tuple[Grant, ...] = (
         # use_lockfile: the S3 backend writes KEY.tflock beside the state and deletes it
         # after the run (Terraform docs, "Backend Type: s3", S3 Bucket Permissions).
         ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"),
-        lambda names: [f"arn:aws:s3:::{names.env.state.bucket}/{names.env.state.key}.tflock"],  # type: ignore[union-attr]
+        lambda names: [names.global_arn("s3", f"{names.env.state.bucket}/{names.env.state.key}.tflock")],  # type: ignore[union-attr]
         when=_HAS_STATE,
     ),
 )
@@ -282,6 +296,22 @@ GRANTS: tuple[Grant, ...] = (
         lambda names: names.tagged("aws:RequestTag"),
     ),
     Grant(
+        "RetagSecurityGroupsAndRulesOfTheService",
+        ("module.alb", "module.fargate"),
+        # A tags: or owner edit of service.yaml: the provider tags and untags what exists.
+        ("ec2:CreateTags", "ec2:DeleteTags"),
+        lambda names: [names.arn("ec2", "security-group/*"), names.arn("ec2", "security-group-rule/*")],
+        lambda names: _merge(names.tagged(), _KEEPS_SCOPING_TAGS),
+    ),
+    Grant(
+        "ChangeRulesOfTheService",
+        ("module.alb", "module.fargate"),
+        # A rule whose ports change (deployment.test_listener_port, app.port) is changed in place.
+        ("ec2:ModifySecurityGroupRules",),
+        lambda names: [names.arn("ec2", "security-group/*"), names.arn("ec2", "security-group-rule/*")],
+        lambda names: names.tagged(),
+    ),
+    Grant(
         "SecurityGroupsOfTheService",
         ("module.alb", "module.fargate"),
         (
@@ -306,9 +336,11 @@ GRANTS: tuple[Grant, ...] = (
             "elasticloadbalancing:DeleteListener",
             "elasticloadbalancing:DeleteLoadBalancer",
             "elasticloadbalancing:DeleteTargetGroup",
+            "elasticloadbalancing:ModifyListener",  # a new certificate or alb.ssl_policy
             "elasticloadbalancing:ModifyLoadBalancerAttributes",
             "elasticloadbalancing:ModifyTargetGroup",
             "elasticloadbalancing:ModifyTargetGroupAttributes",
+            "elasticloadbalancing:RemoveTags",  # a tag or owner taken out of service.yaml
         ),
         lambda names: [
             names.arn("elasticloadbalancing", f"loadbalancer/app/{names.n('alb')}/*"),
@@ -328,9 +360,11 @@ GRANTS: tuple[Grant, ...] = (
             "ecs:DeleteService",
             "ecs:DescribeClusters",
             "ecs:DescribeServices",
+            "ecs:ListTagsForResource",  # read back after a tags: or owner edit
             "ecs:PutClusterCapacityProviders",
             "ecs:RegisterTaskDefinition",
             "ecs:TagResource",
+            "ecs:UntagResource",
             "ecs:UpdateService",
         ),
         lambda names: [
@@ -348,6 +382,7 @@ GRANTS: tuple[Grant, ...] = (
             "logs:ListTagsForResource",
             "logs:PutRetentionPolicy",
             "logs:TagResource",
+            "logs:UntagResource",
         ),
         lambda names: [
             names.arn("logs", f"log-group:{names.n('log_group')}"),
@@ -373,6 +408,7 @@ GRANTS: tuple[Grant, ...] = (
             "iam:ListInstanceProfilesForRole",
             "iam:ListRolePolicies",
             "iam:TagRole",
+            "iam:UntagRole",
         ),
         lambda names: [names.arn("iam", f"role/{names.prefix}-*", regional=False)],
     ),
@@ -417,6 +453,7 @@ GRANTS: tuple[Grant, ...] = (
             "ecr:PutImage",
             "ecr:PutLifecyclePolicy",
             "ecr:TagResource",
+            "ecr:UntagResource",
             "ecr:UploadLayerPart",
         ),
         lambda names: [names.arn("ecr", f"repository/{names.n('ecr_repository')}")],
@@ -428,7 +465,8 @@ GRANTS: tuple[Grant, ...] = (
         # in another account must also allow this role in its repository policy.
         ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
         lambda names: [
-            f"arn:aws:ecr:{source.region}:{source.account_id or names.account}:repository/{source.repository}"
+            f"arn:{partition(source.region)}:ecr:{source.region}:{source.account_id or names.account}:"
+            f"repository/{source.repository}"
             for source in [names.env.promote_from]
             if source is not None
         ],
@@ -459,7 +497,11 @@ GRANTS: tuple[Grant, ...] = (
     Grant(
         "TagsOfScalableTargets",
         ("module.scaling",),
-        ("application-autoscaling:ListTagsForResource", "application-autoscaling:TagResource"),
+        (
+            "application-autoscaling:ListTagsForResource",
+            "application-autoscaling:TagResource",
+            "application-autoscaling:UntagResource",
+        ),
         lambda names: [names.arn("application-autoscaling", "scalable-target/*")],
     ),
     # --- deployments -------------------------------------------------------------------------
@@ -472,6 +514,7 @@ GRANTS: tuple[Grant, ...] = (
             "cloudwatch:ListTagsForResource",
             "cloudwatch:PutMetricAlarm",
             "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
         ),
         lambda names: [names.arn("cloudwatch", f"alarm:{names.prefix}-*")],
         when=lambda env: env.alarm_http_5xx_percent is not None or env.alarm_p99_latency_ms is not None,
@@ -487,6 +530,7 @@ GRANTS: tuple[Grant, ...] = (
             "codedeploy:GetApplication",
             "codedeploy:ListTagsForResource",
             "codedeploy:TagResource",
+            "codedeploy:UntagResource",
             "codedeploy:UpdateDeploymentGroup",
         ),
         lambda names: [
@@ -537,7 +581,7 @@ GRANTS: tuple[Grant, ...] = (
         "ServiceRecordsInTheZoneOnly",
         ("module.dns",),
         ("route53:ChangeResourceRecordSets",),
-        lambda names: ["arn:aws:route53:::hostedzone/*"],
+        lambda names: [names.global_arn("route53", "hostedzone/*")],
         lambda names: {
             "ForAllValues:StringLike": {
                 "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
@@ -557,7 +601,7 @@ GRANTS: tuple[Grant, ...] = (
             "route53:ListResourceRecordSets",
             "route53:ListTagsForResource",
         ),
-        lambda names: ["arn:aws:route53:::change/*", "arn:aws:route53:::hostedzone/*"],
+        lambda names: [names.global_arn("route53", "change/*"), names.global_arn("route53", "hostedzone/*")],
         when=_HAS_DNS,
     ),
     Grant(
@@ -579,6 +623,14 @@ GRANTS: tuple[Grant, ...] = (
         ("acm:AddTagsToCertificate",),
         lambda names: [names.arn("acm", "certificate/*")],
         lambda names: names.tagged("aws:RequestTag"),
+        when=_HAS_HTTPS,
+    ),
+    Grant(
+        "RetagTheCertificateOfTheService",
+        ("module.dns",),
+        ("acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate"),
+        lambda names: [names.arn("acm", "certificate/*")],
+        lambda names: _merge(names.tagged(), _KEEPS_SCOPING_TAGS),
         when=_HAS_HTTPS,
     ),
     Grant(
@@ -733,7 +785,9 @@ def deployer_trust_policy(env: Environment, deploy_branch: str) -> dict[str, Any
             {
                 "Sid": "GitLabPipelinesOfTheDeployBranch",
                 "Effect": "Allow",
-                "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/gitlab.com"},
+                "Principal": {
+                    "Federated": f"arn:{partition(env.region)}:iam::{account}:oidc-provider/gitlab.com"
+                },
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {"gitlab.com:aud": GITLAB_AUDIENCE},
@@ -759,7 +813,7 @@ def state_bucket_owner(model: ServiceModel, env: Environment) -> Environment | N
 
 def deployer_role_arn(env: Environment) -> str:
     """The ARN of the role the bootstrap root of `env` creates (no path)."""
-    return f"arn:aws:iam::{env.account_id or ACCOUNT}:role/{deployer_role_name(env)}"
+    return f"arn:{partition(env.region)}:iam::{env.account_id or ACCOUNT}:role/{deployer_role_name(env)}"
 
 
 def in_another_account(owner: Environment, env: Environment) -> bool:
@@ -812,7 +866,7 @@ def state_bucket_statements(model: ServiceModel, owner: Environment) -> list[dic
                 {
                     "Sid": f"{grant.sid}Of{env.name.capitalize()}",
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{env.account_id}:root"},
+                    "Principal": {"AWS": f"arn:{partition(env.region)}:iam::{env.account_id}:root"},
                     "Action": granted["Action"],
                     "Resource": granted["Resource"],
                     "Condition": _merge(

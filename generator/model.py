@@ -159,6 +159,17 @@ class ScalingPolicy:
     target: int
 
 
+# The partition of a region, by its prefix: China's regions are in aws-cn, AWS
+# GovCloud (US)'s in aws-us-gov, every other commercial region in aws (AWS General
+# Reference, "Amazon Resource Names (ARNs)": https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html).
+PARTITION_PREFIXES = {"cn-": "aws-cn", "us-gov-": "aws-us-gov"}
+
+
+def partition(region: str) -> str:
+    """The partition of `region`, the second field of the ARNs of its resources."""
+    return next((name for prefix, name in PARTITION_PREFIXES.items() if region.startswith(prefix)), "aws")
+
+
 @dataclass(frozen=True)
 class State:
     bucket: str
@@ -230,6 +241,7 @@ class Environment:
     alb_deletion_protection: bool
     alb_idle_timeout_seconds: int
     alb_access_logs_bucket: str | None
+    alb_ssl_policy: str
     log_retention_days: int
     ci_role_arn: str | None
     # Later environments wait for a person: the last of several is promoted by hand.
@@ -501,6 +513,7 @@ def _environment(defaulted: dict[str, Any], env: MergedEnvironment, manual_promo
         alb_deletion_protection=is_production if deletion_protection is None else deletion_protection,
         alb_idle_timeout_seconds=spec["alb"]["idle_timeout_seconds"],
         alb_access_logs_bucket=spec["alb"].get("access_logs_bucket"),
+        alb_ssl_policy=spec["alb"]["ssl_policy"],
         log_retention_days=spec["logs"]["retention_days"],
         ci_role_arn=spec["ci"].get("role_arn"),
         manual_promotion=manual_promotion,

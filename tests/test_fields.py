@@ -242,6 +242,12 @@ FIELDS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
         ">= 1",
     ),
     (
+        "alb.ssl_policy",
+        {"alb": {"ssl_policy": "ELBSecurityPolicy-TLS13-1-3-2021-06"}},
+        {"alb": {"ssl_policy": "ELBSecurityPolicy-TLS-1-1-2017-01"}},
+        "TLS 1.3 security policy",
+    ),
+    (
         "alb.access_logs_bucket",
         {"alb": {"access_logs_bucket": "my-alb-logs"}},
         {"alb": {"access_logs_bucket": "My_Logs"}},

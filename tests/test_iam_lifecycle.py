@@ -57,6 +57,8 @@ pytestmark = pytest.mark.terraform
 SCRIPT_TIMEOUT = 600  # a safety net against a hung script, not an assertion about speed
 
 SPEC_DIR = PROJECT_ROOT / "tests" / "specs"
+# The TLS policy a later edit of service.yaml moves the HTTPS listeners to.
+LATER_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 # The default run: the cheapest stack (no DNS, local state) and the richest (HTTPS, DNS, spot,
 # rollback alarms, S3 state with its lock file) in both its environments: staging (a canary
 # config, its own account) and production (a linear config, deployments held for approval).
@@ -207,14 +209,34 @@ def _override(root: Path, endpoint: str, env: Environment) -> None:
 
 
 def _changed_spec(spec: Path, env: Environment, work: Path) -> Path:
-    """The spec with another health check path and blue termination wait for `env_name`:
-    in-place changes of the target groups and the deployment group."""
+    """The spec with later edits a user makes, all changed in place by the deploy role:
+
+    another health check path and blue termination wait for `env` (the target groups,
+    the deployment group); another test listener port and, with HTTPS, another TLS
+    policy (elasticloadbalancing:ModifyListener on both listeners, Service Authorization
+    Reference: https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html);
+    another owner and a new tag on every resource, one of the spec's own tags changed
+    and another taken out where it has some (each service's TagResource/AddTags, and
+    UntagResource/RemoveTags/DeleteTags: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+    Rendering the original spec again afterwards takes the owner and the tag back out."""
     data = yaml.safe_load(spec.read_text())
     overrides = data.setdefault("environments", {}).setdefault(env.name, {}) or {}
     data["environments"][env.name] = overrides
     overrides.setdefault("app", {})["health_check_path"] = "/ready"
     deployment = overrides.setdefault("deployment", {})
     deployment["blue_termination_minutes"] = env.blue_termination_minutes + 10
+    deployment["test_listener_port"] = env.test_listener_port + 1
+    if env.https:
+        assert env.alb_ssl_policy != LATER_SSL_POLICY
+        overrides.setdefault("alb", {})["ssl_policy"] = LATER_SSL_POLICY
+    data["owner"] = f"{data.get('owner') or 'team'}-later"
+    tags = dict(data.get("tags") or {})
+    for key in list(tags)[:1]:
+        del tags[key]
+    for key in list(tags)[:1]:
+        tags[key] = f"{tags[key]}-later"
+    data["tags"] = {**tags, "Tier": "web"}
     changed = work / "changed.yaml"
     changed.write_text(yaml.safe_dump(data, sort_keys=False))
     return changed
@@ -272,6 +294,12 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     life.run("dockerize", env.name, IMAGE_TAG=second)
     life.deploying("deploy", env.name, IMAGE_TAG=second)
     life.run("status", env.name)
+    _assert_changed_in_place(life)
+    # The original spec again: the owner and the tag taken back out, the listeners back.
+    original = render_new(spec, work / "original")
+    shutil.copytree(original / terraform_dir, life.repo / terraform_dir, dirs_exist_ok=True)
+    life.run("dockerize", env.name, IMAGE_TAG=second)
+    life.deploying("deploy", env.name, IMAGE_TAG=second)
     # A deployment still running (created by the administrator), stopped by rollback.
     codedeploy = life.client("codedeploy")
     ecs = life.client("ecs")
@@ -284,6 +312,25 @@ def _run_lifecycle(life: Lifecycle, spec: Path, work: Path) -> None:
     redeployed = life.deploying("rollback", env.name)
     assert "rolling back from" in redeployed.stdout and "runs" in redeployed.stdout
     life.run("destroy", env.name, CONFIRM_DESTROY=env.name)
+
+
+def _assert_changed_in_place(life: Lifecycle) -> None:
+    """What the later edits changed, as AWS (the emulator) now answers it."""
+    env = life.env
+    elb = life.client("elbv2")
+    (balancer,) = elb.describe_load_balancers(Names=[env.names["alb"]])["LoadBalancers"]
+    listeners = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    assert env.test_listener_port + 1 in {listener["Port"] for listener in listeners}
+    if env.https:
+        secure = [listener for listener in listeners if listener["Protocol"] == "HTTPS"]
+        assert secure and {listener["SslPolicy"] for listener in secure} == {LATER_SSL_POLICY}
+    tags = {
+        tag["Key"]: tag["Value"]
+        for tag in elb.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
+    }
+    assert tags["Tier"] == "web" and tags["Owner"].endswith("-later"), tags
+    for key in env.tags:
+        assert key not in tags or tags[key].endswith("-later"), tags
 
 
 def _evaluated(

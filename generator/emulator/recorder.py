@@ -277,6 +277,16 @@ def _ec2_tag_specs(params: dict[str, str]) -> dict[str, dict[str, str]]:
     return found
 
 
+def _ec2_rule_ids(params: dict[str, str]) -> list[str]:
+    """SecurityGroupRule.N.SecurityGroupRuleId of ModifySecurityGroupRules."""
+    found = []
+    index = 1
+    while f"SecurityGroupRule.{index}.SecurityGroupRuleId" in params:
+        found.append(params[f"SecurityGroupRule.{index}.SecurityGroupRuleId"])
+        index += 1
+    return found
+
+
 def _json_tags(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
@@ -376,6 +386,15 @@ class Mapper:
     def _resource_tags(self, arn: str) -> dict[str, list[str]]:
         return _tag_context(self.tags.get(arn, {}), "aws:ResourceTag")
 
+    def _untag(self, arn: str, keys: list[str]) -> dict[str, list[str]]:
+        """The context of an untagging request (the resource's tags, aws:TagKeys); forgets the keys."""
+        context = self._resource_tags(arn)
+        if keys:
+            context["aws:TagKeys"] = sorted(keys)
+        for key in keys:
+            self.tags.get(arn, {}).pop(key, None)
+        return context
+
     def _tag_on_create(
         self, service: str, arn: str, operation: str, tags: dict[str, str]
     ) -> list[tuple[str, str, dict[str, list[str]], str]]:
@@ -454,6 +473,11 @@ class Mapper:
         }:
             arn = group(params["GroupId"])
             items.append((None, arn, self._resource_tags(arn), ""))
+            if operation == "ModifySecurityGroupRules":
+                # Authorised on the group and on each rule it changes (Service Authorization Reference).
+                for rule in _ec2_rule_ids(params):
+                    rule_arn = self.arn("ec2", region, f"security-group-rule/{rule}")
+                    items.append((None, rule_arn, self._resource_tags(rule_arn), ""))
             tags = specs.get("security-group-rule", {})
             if operation.startswith("Authorize") and tags:
                 # The new rules are a resource of the call only when they are tagged on create
@@ -563,6 +587,8 @@ class Mapper:
             tags = _query_tags(params, "Tags.member")
             context.update(_tag_context(tags))
             self.tags.setdefault(arn, {}).update(tags)
+        if operation == "UntagRole":
+            context = self._untag(arn, _members(params, "TagKeys.member"))
         if operation == "DeleteRole":
             self.tags.pop(arn, None)
             self.boundaries.pop(arn, None)
@@ -585,7 +611,7 @@ class Mapper:
             answer = {}
         return operation, body, answer if isinstance(answer, dict) else {}
 
-    def _map_ecs(self, request: Request, region: str) -> tuple[str, list[Any]]:  # noqa: PLR0912 - one branch per API operation
+    def _map_ecs(self, request: Request, region: str) -> tuple[str, list[Any]]:  # noqa: PLR0912, PLR0915 - one branch per API operation
         operation, body, answer = self._json(request)
 
         def cluster_arn(value: str | None) -> str:
@@ -647,6 +673,8 @@ class Mapper:
             if operation == "TagResource":
                 context.update(_tag_context(tags))
                 self.tags.setdefault(arn, {}).update(tags)
+            if operation == "UntagResource":
+                context = self._untag(arn, body.get("tagKeys") or [])
             items.append((None, arn, context, ""))
         else:
             raise UnmappedRequest(f"ecs:{operation}")
@@ -667,7 +695,13 @@ class Mapper:
             if not name:
                 raise UnmappedRequest(f"ecr:{operation} without a repository")
             arn = self.arn("ecr", region, f"repository/{name}")
-            if operation == "CreateRepository":
+            if operation == "TagResource":
+                tags = _json_tags(body.get("tags"))
+                items.append((None, arn, {**self._resource_tags(arn), **_tag_context(tags)}, ""))
+                self.tags.setdefault(arn, {}).update(tags)
+            elif operation == "UntagResource":
+                items.append((None, arn, self._untag(arn, body.get("tagKeys") or []), ""))
+            elif operation == "CreateRepository":
                 tags = _json_tags(body.get("tags"))
                 items.append((None, arn, _tag_context(tags), ""))
                 items += self._tag_on_create("ecr", arn, operation, tags)
@@ -697,6 +731,11 @@ class Mapper:
             items.append((None, arn, _tag_context(tags), ""))
             items += self._tag_on_create("logs", plain, operation, tags)
             self.tags[plain] = tags
+        elif operation == "TagResource":
+            items.append((None, arn, {**self._resource_tags(plain), **_tag_context(tags)}, ""))
+            self.tags.setdefault(plain, {}).update(tags)
+        elif operation == "UntagResource":
+            items.append((None, arn, self._untag(plain, body.get("tagKeys") or []), ""))
         else:
             items.append((None, arn, self._resource_tags(plain), ""))
         return operation, items
@@ -770,6 +809,8 @@ class Mapper:
                 tags = _json_tags(body.get("Tags"))
                 context.update(_tag_context(tags))
                 self.tags.setdefault(arn, {}).update(tags)
+            if operation == "UntagResource":
+                context = self._untag(arn, body.get("TagKeys") or [])
             items.append((None, arn, context, ""))
         else:
             raise UnmappedRequest(f"codedeploy:{operation}")
@@ -799,7 +840,14 @@ class Mapper:
             self.tags[arn] = tags
         elif operation in {"ListTagsForResource", "TagResource", "UntagResource"}:
             arn = body["ResourceARN"]
-            items.append((None, arn, self._resource_tags(arn), ""))
+            context = self._resource_tags(arn)
+            if operation == "TagResource":
+                tags = _json_tags(body.get("Tags"))
+                context.update(_tag_context(tags))
+                self.tags.setdefault(arn, {}).update(tags)
+            if operation == "UntagResource":
+                context = self._untag(arn, body.get("TagKeys") or [])
+            items.append((None, arn, context, ""))
         elif operation in {"PutScalingPolicy", "DeleteScalingPolicy", "DeregisterScalableTarget"}:
             # These name the target by service namespace, resource id and dimension; AWS
             # authorises them on the target's ARN, which the request does not carry: "*"
@@ -835,7 +883,14 @@ class Mapper:
             ]
         elif operation in {"ListTagsForResource", "TagResource", "UntagResource"}:
             arn = params["ResourceARN"]
-            items.append((None, arn, self._resource_tags(arn), ""))
+            context = self._resource_tags(arn)
+            if operation == "TagResource":
+                tags = _query_tags(params, "Tags.member")
+                context.update(_tag_context(tags))
+                self.tags.setdefault(arn, {}).update(tags)
+            if operation == "UntagResource":
+                context = self._untag(arn, _members(params, "TagKeys.member"))
+            items.append((None, arn, context, ""))
         elif operation == "SetAlarmState":
             items.append((None, alarm(params["AlarmName"]), {}, ""))
         else:
@@ -867,6 +922,8 @@ class Mapper:
                 tags = _json_tags(body.get("Tags"))
                 context.update(_tag_context(tags))
                 self.tags.setdefault(arn, {}).update(tags)
+            if operation == "RemoveTagsFromCertificate":
+                context = self._untag(arn, sorted(_json_tags(body.get("Tags"))))
             items.append((None, arn, context, ""))
         else:
             raise UnmappedRequest(f"acm:{operation}")
