@@ -177,8 +177,11 @@ def test_renovate_finds_the_next_template_tag_and_its_update_brings_the_release_
     assert result.returncode == 0, result.stderr[-3000:]
 
     changed = git(repo, "status", "--porcelain").splitlines()
-    assert sorted(changed) == [" M .copier-answers.yml", " M README.md"]
+    # The release moves, and with it the bluegreen the check job installs (git+URL@tag).
+    assert sorted(changed) == [" M .copier-answers.yml", " M .gitlab-ci.yml", " M README.md"]
     assert NEXT_NOTE in (repo / "README.md").read_text()
+    pipeline = (repo / ".gitlab-ci.yml").read_text()
+    assert f".git@{new_tag}" in pipeline and f".git@{RELEASE}" not in pipeline
     updated = yaml.safe_load((repo / ".copier-answers.yml").read_text())
     assert (updated["_commit"], updated["_src_path"]) == (new_tag, template_url)
 
